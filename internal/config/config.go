@@ -1,0 +1,174 @@
+// Package config reads backupd's YAML configuration: defaults first, then the
+// file (strict: an unknown key is an error naming the key and its line), with
+// ${VAR} expanded from the environment before parsing.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole daemon configuration.
+type Config struct {
+	// Listen is the HTTP listen address.
+	Listen string `yaml:"listen"`
+	// DataDir holds the catalog and, by default, the archives.
+	DataDir string `yaml:"data_dir"`
+	// ArchiveDir is where archives are stored; default DataDir/archives.
+	ArchiveDir string `yaml:"archive_dir"`
+	Log        Log    `yaml:"log"`
+	Auth       Auth   `yaml:"auth"`
+	// Workers is how many backups run at once (each source runs at most one).
+	Workers int `yaml:"workers"`
+	// ShutdownGrace is how long running backups may take to finish on
+	// SIGINT/SIGTERM before they are canceled and marked failed.
+	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+	// Compression is the zstd level: fastest, default, better or best.
+	Compression string            `yaml:"compression"`
+	Sources     map[string]Source `yaml:"sources"`
+	Webhooks    Webhooks          `yaml:"webhooks"`
+	WebSocket   WebSocket         `yaml:"websocket"`
+	// NoCatalogSource turns off the built-in "catalog" source.
+	NoCatalogSource bool `yaml:"no_catalog_source"`
+}
+
+// Log configures log/slog.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// Auth configures bearer-token authentication of API and WebSocket clients.
+type Auth struct {
+	Tokens []string `yaml:"tokens"`
+}
+
+// Source is one configured backup source. Which fields apply depends on Kind.
+type Source struct {
+	Kind string `yaml:"kind"` // files, sqlite, command, postgres, mysql
+	// Path is the directory (files) or database file (sqlite).
+	Path string `yaml:"path"`
+	// Exclude lists glob patterns (files), matched against paths relative to Path.
+	Exclude []string `yaml:"exclude"`
+	// Command is the argv whose stdout is the payload (command).
+	Command []string `yaml:"command"`
+	// Database sources (postgres, mysql).
+	Host      string   `yaml:"host"`
+	Port      int      `yaml:"port"`
+	User      string   `yaml:"user"`
+	Password  string   `yaml:"password"`
+	Databases []string `yaml:"databases"`
+	// All dumps every database plus globals (postgres) or --all-databases (mysql).
+	All bool `yaml:"all"`
+	// Schedule is a cron expression (5 fields, or @daily, @every 1h, ...).
+	Schedule string `yaml:"schedule"`
+	// Keep is how many succeeded backups to keep; 0 keeps all.
+	Keep int `yaml:"keep"`
+	// Verify runs a restore drill after every successful backup.
+	Verify bool `yaml:"verify"`
+	// Timeout cancels a backup that runs longer; 0 means no limit.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Webhooks configures inbound reports and outbound notifications.
+type Webhooks struct {
+	// Secrets verify inbound signatures (whsec_<base64>); several for rotation.
+	Secrets []string `yaml:"secrets"`
+	// TrustedProxies are CIDRs whose X-Forwarded-For is believed.
+	TrustedProxies []string   `yaml:"trusted_proxies"`
+	Outbound       []Outbound `yaml:"outbound"`
+}
+
+// Outbound is one endpoint that is told when backups end.
+type Outbound struct {
+	URL    string   `yaml:"url"`
+	Secret string   `yaml:"secret"`
+	Events []string `yaml:"events"`
+}
+
+// WebSocket configures the event hub.
+type WebSocket struct {
+	// AllowedOrigins lists Origin values accepted besides the daemon's own host.
+	AllowedOrigins []string `yaml:"allowed_origins"`
+	// QueueSize is each client's bounded queue; a client that fills it is
+	// disconnected as slow.
+	QueueSize int `yaml:"queue_size"`
+}
+
+// Default returns the configuration used when no file is given.
+func Default() Config {
+	return Config{
+		Listen:        "127.0.0.1:8080",
+		DataDir:       "./backupd-data",
+		Log:           Log{Level: "info", Format: "text"},
+		Workers:       2,
+		ShutdownGrace: 30 * time.Second,
+		Compression:   "default",
+		WebSocket:     WebSocket{QueueSize: 256},
+	}
+}
+
+// Load reads the file at path over the defaults; an empty path gives Default().
+func Load(path string) (Config, error) {
+	cfg := Default()
+	if path == "" {
+		return cfg, cfg.Validate()
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return cfg, fmt.Errorf("open config: %w", err)
+	}
+	defer f.Close()
+	if err := Parse(f, &cfg); err != nil {
+		return cfg, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Parse decodes YAML from r into cfg (which should hold the defaults),
+// expanding ${VAR} first, and validates the result.
+func Parse(r io.Reader, cfg *Config) error {
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	expanded, err := expandEnv(raw)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(expanded))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("parse config: %w", err)
+	}
+	return cfg.Validate()
+}
+
+// CatalogPath is the SQLite catalog's file.
+func (c Config) CatalogPath() string { return filepath.Join(c.DataDir, "catalog.db") }
+
+// ArchivePath is where archives are stored.
+func (c Config) ArchivePath() string {
+	if c.ArchiveDir != "" {
+		return c.ArchiveDir
+	}
+	return filepath.Join(c.DataDir, "archives")
+}
+
+// SourceNames returns the configured source names, sorted.
+func (c Config) SourceNames() []string {
+	names := make([]string, 0, len(c.Sources))
+	for n := range c.Sources {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,129 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+
+	"github.com/backupd/backupd/internal/domain"
+)
+
+// Source kinds.
+const (
+	KindFiles    = "files"
+	KindSQLite   = "sqlite"
+	KindCommand  = "command"
+	KindPostgres = "postgres"
+	KindMySQL    = "mysql"
+)
+
+// CatalogSource is the name of the built-in source that backs up the catalog.
+const CatalogSource = "catalog"
+
+// Validate checks the configuration and returns every problem found, each
+// naming the key to fix.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen: %q is not host:port", c.Listen)
+	}
+	if c.DataDir == "" {
+		bad("data_dir: must not be empty")
+	}
+	if c.Workers < 1 {
+		bad("workers: must be at least 1, got %d", c.Workers)
+	}
+	if c.ShutdownGrace < 0 {
+		bad("shutdown_grace: must not be negative")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format: %q is not one of text, json", c.Log.Format)
+	}
+	switch c.Compression {
+	case "fastest", "default", "better", "best":
+	default:
+		bad("compression: %q is not one of fastest, default, better, best", c.Compression)
+	}
+	for i, tok := range c.Auth.Tokens {
+		if len(tok) < 16 {
+			bad("auth.tokens[%d]: a token must be at least 16 characters", i)
+		}
+	}
+	if c.WebSocket.QueueSize < 1 {
+		bad("websocket.queue_size: must be at least 1")
+	}
+	for _, name := range c.SourceNames() {
+		if name == CatalogSource && !c.NoCatalogSource {
+			bad("sources.%s: the name is taken by the built-in catalog source (set no_catalog_source: true to use it)", name)
+		}
+		errs = append(errs, c.Sources[name].validate(name)...)
+	}
+	for i, s := range c.Webhooks.Secrets {
+		if !strings.HasPrefix(s, "whsec_") {
+			bad("webhooks.secrets[%d]: must start with whsec_", i)
+		}
+	}
+	for i, p := range c.Webhooks.TrustedProxies {
+		if _, _, err := net.ParseCIDR(p); err != nil {
+			bad("webhooks.trusted_proxies[%d]: %q is not a CIDR like 10.0.0.0/8", i, p)
+		}
+	}
+	for i, o := range c.Webhooks.Outbound {
+		if u, err := url.Parse(o.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("webhooks.outbound[%d].url: %q is not an http(s) URL", i, o.URL)
+		}
+		if !strings.HasPrefix(o.Secret, "whsec_") {
+			bad("webhooks.outbound[%d].secret: must start with whsec_", i)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s Source) validate(name string) []error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("sources.%s: "+format, append([]any{name}, args...)...))
+	}
+	if !domain.ValidName(name) {
+		bad("the name must be 1-64 letters, digits, '_', '.' or '-'")
+	}
+	switch s.Kind {
+	case KindFiles, KindSQLite:
+		if s.Path == "" {
+			bad("path: required for kind %s", s.Kind)
+		}
+	case KindCommand:
+		if len(s.Command) == 0 || s.Command[0] == "" {
+			bad("command: required for kind command, as a list: [\"pg_dumpall\", \"-U\", \"postgres\"]")
+		}
+	case KindPostgres, KindMySQL:
+		if len(s.Databases) == 0 && !s.All {
+			bad("databases: list at least one database, or set all: true")
+		}
+		if s.Port < 0 || s.Port > 65535 {
+			bad("port: %d is out of range", s.Port)
+		}
+	case "":
+		bad("kind: required (files, sqlite, command, postgres or mysql)")
+	default:
+		bad("kind: %q is not one of files, sqlite, command, postgres, mysql", s.Kind)
+	}
+	if s.Keep < 0 {
+		bad("keep: must not be negative")
+	}
+	if s.Timeout < 0 {
+		bad("timeout: must not be negative")
+	}
+	return errs
+}

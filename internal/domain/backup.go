@@ -1,0 +1,107 @@
+package domain
+
+import (
+	"encoding/json"
+	"regexp"
+	"time"
+)
+
+// Status is where a backup is in its life.
+type Status string
+
+// The statuses a backup moves through. queued -> running -> one of the three
+// final ones; a queued backup can also go straight to canceled.
+const (
+	StatusQueued    Status = "queued"
+	StatusRunning   Status = "running"
+	StatusSucceeded Status = "succeeded"
+	StatusFailed    Status = "failed"
+	StatusCanceled  Status = "canceled"
+)
+
+// Valid reports whether s is one of the known statuses.
+func (s Status) Valid() bool {
+	switch s {
+	case StatusQueued, StatusRunning, StatusSucceeded, StatusFailed, StatusCanceled:
+		return true
+	}
+	return false
+}
+
+// Final reports whether s is a status a backup never leaves.
+func (s Status) Final() bool {
+	return s == StatusSucceeded || s == StatusFailed || s == StatusCanceled
+}
+
+// Origin says who made a backup record.
+type Origin string
+
+// OriginLocal backups were run by this daemon; OriginWebhook records were
+// reported by an outside engine through the inbound webhook.
+const (
+	OriginLocal   Origin = "local"
+	OriginWebhook Origin = "webhook"
+)
+
+// ErrInterrupted is the error text of a backup that was running when the
+// daemon stopped without finishing it.
+const ErrInterrupted = "interrupted"
+
+// Backup is one backup record in the catalog.
+type Backup struct {
+	ID         int64      `json:"id"`
+	Source     string     `json:"source"`
+	Kind       string     `json:"kind,omitempty"`
+	Origin     Origin     `json:"origin"`
+	Status     Status     `json:"status"`
+	CreatedAt  time.Time  `json:"created_at"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	// SizeBytes is the archive's size once it is complete.
+	SizeBytes int64  `json:"size_bytes"`
+	SHA256    string `json:"sha256,omitempty"`
+	Error     string `json:"error,omitempty"`
+	// BytesDone is the source bytes read so far while running; it is kept in
+	// memory by the runner and merged in on read, never stored per tick.
+	BytesDone int64 `json:"bytes_done,omitempty"`
+	// Archive is the archive's name in storage (local backups), or the
+	// location the sender reported (webhook records).
+	Archive string `json:"archive,omitempty"`
+
+	// Webhook records only.
+	WebhookID  string          `json:"webhook_id,omitempty"`
+	SenderIP   string          `json:"sender_ip,omitempty"`
+	ReceivedAt *time.Time      `json:"received_at,omitempty"`
+	Message    string          `json:"message,omitempty"`
+	Raw        json.RawMessage `json:"raw,omitempty"`
+
+	// Restore drill outcome (see the verify endpoint).
+	VerifiedAt   *time.Time `json:"verified_at,omitempty"`
+	VerifyStatus string     `json:"verify_status,omitempty"`
+	VerifyError  string     `json:"verify_error,omitempty"`
+}
+
+// BackupFilter selects backups for listing, newest first.
+type BackupFilter struct {
+	Source string
+	Status Status
+	// Before, when non-zero, keeps only backups with an id below it: the
+	// cursor for the next page.
+	Before int64
+	Limit  int
+}
+
+// Default and maximum page sizes for listings.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 1000
+)
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// ValidName reports whether name can be a source name: 1 to 64 letters,
+// digits, '_', '.', '-', not starting with a punctuation mark. Names end up
+// in file names, so this is also what keeps them from traversing paths.
+func ValidName(name string) bool {
+	return nameRE.MatchString(name) && name != "." && name != ".."
+}

@@ -1,0 +1,54 @@
+package domain
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Event types stored in the events outbox.
+const (
+	EventBackupQueued    = "backup.queued"
+	EventBackupStarted   = "backup.started"
+	EventBackupSucceeded = "backup.succeeded"
+	EventBackupFailed    = "backup.failed"
+	EventBackupCanceled  = "backup.canceled"
+	EventBackupVerified  = "backup.verified"
+	EventReportReceived  = "report.received"
+)
+
+// Ephemeral event types: sent live over the hub, never stored, id 0.
+const (
+	EventBackupProgress = "backup.progress"
+	EventMessage        = "message"
+)
+
+// Event is one row of the append-only events table. ID is the global,
+// gap-free sequence number. Data is the backup as it was after the change.
+type Event struct {
+	ID       int64           `json:"id"`
+	Type     string          `json:"type"`
+	BackupID int64           `json:"backup_id,omitempty"`
+	Source   string          `json:"source,omitempty"`
+	Time     time.Time       `json:"time"`
+	Data     json.RawMessage `json:"data,omitempty"`
+	// Ephemeral is true for progress ticks and messages, which are not in
+	// the catalog and cannot be replayed.
+	Ephemeral bool `json:"ephemeral,omitempty"`
+}
+
+// EventTypeForStatus returns the event type recorded when a backup enters s.
+func EventTypeForStatus(s Status) string {
+	switch s {
+	case StatusQueued:
+		return EventBackupQueued
+	case StatusRunning:
+		return EventBackupStarted
+	case StatusSucceeded:
+		return EventBackupSucceeded
+	case StatusFailed:
+		return EventBackupFailed
+	case StatusCanceled:
+		return EventBackupCanceled
+	}
+	return ""
+}

@@ -1,0 +1,147 @@
+// Package storage keeps archives. Local writes each archive to a ".partial"
+// file, fsyncs it, renames it into place and fsyncs the directory, so a file
+// with the final name is always complete.
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/backupd/backupd/internal/domain"
+)
+
+// PartialSuffix marks an archive still being written (or left by a crash).
+const PartialSuffix = ".partial"
+
+// Local stores archives as files in one directory.
+type Local struct {
+	dir string
+}
+
+// NewLocal creates dir if needed and returns a Local store in it.
+func NewLocal(dir string) (*Local, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("create archive dir: %w", err)
+	}
+	return &Local{dir: dir}, nil
+}
+
+// Dir returns the directory the archives live in.
+func (l *Local) Dir() string { return l.dir }
+
+// Pending is an archive being written. Exactly one of Commit or Abort must
+// be called.
+type Pending struct {
+	f     *os.File
+	final string
+}
+
+// Write appends to the partial file.
+func (p *Pending) Write(b []byte) (int, error) { return p.f.Write(b) }
+
+// Create starts a new archive called name.
+func (l *Local) Create(name string) (*Pending, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	final := filepath.Join(l.dir, name)
+	f, err := os.OpenFile(final+PartialSuffix, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("create archive: %w", err)
+	}
+	return &Pending{f: f, final: final}, nil
+}
+
+// Commit makes the archive durable and gives it its final name.
+func (p *Pending) Commit() error {
+	if err := p.f.Sync(); err != nil {
+		p.Abort()
+		return fmt.Errorf("fsync archive: %w", err)
+	}
+	if err := p.f.Close(); err != nil {
+		os.Remove(p.f.Name())
+		return fmt.Errorf("close archive: %w", err)
+	}
+	if err := os.Rename(p.f.Name(), p.final); err != nil {
+		os.Remove(p.f.Name())
+		return fmt.Errorf("rename archive: %w", err)
+	}
+	return syncDir(filepath.Dir(p.final))
+}
+
+// Abort removes the partial file.
+func (p *Pending) Abort() {
+	p.f.Close()
+	os.Remove(p.f.Name())
+}
+
+// Open opens a complete archive for reading.
+func (l *Local) Open(name string) (*os.File, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(filepath.Join(l.dir, name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, domain.Errorf(domain.ENOTFOUND, "archive %s is not in storage (removed by retention or by hand?)", name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open archive: %w", err)
+	}
+	return f, nil
+}
+
+// Remove deletes a complete archive; a missing one is not an error.
+func (l *Local) Remove(name string) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(l.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove archive: %w", err)
+	}
+	return nil
+}
+
+// RemovePartials deletes every ".partial" file: at start, none can be in use.
+// It returns the names removed.
+func (l *Local) RemovePartials() ([]string, error) {
+	entries, err := os.ReadDir(l.dir)
+	if err != nil {
+		return nil, fmt.Errorf("list archive dir: %w", err)
+	}
+	var removed []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), PartialSuffix) {
+			if err := os.Remove(filepath.Join(l.dir, e.Name())); err != nil {
+				return removed, fmt.Errorf("remove partial archive: %w", err)
+			}
+			removed = append(removed, e.Name())
+		}
+	}
+	return removed, nil
+}
+
+func checkName(name string) error {
+	if name == "" || name != filepath.Base(name) || strings.HasPrefix(name, ".") {
+		return domain.Errorf(domain.EINVALID, "bad archive name %q", name)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open archive dir: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync archive dir: %w", err)
+	}
+	return nil
+}
+
+var _ io.Writer = (*Pending)(nil)
