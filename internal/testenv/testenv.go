@@ -1,0 +1,33 @@
+// Package testenv decides what a test does when something it needs from the
+// machine (a server, a command) is missing: on a developer's laptop it skips
+// with a message saying what to install; under CI=true it fails, because
+// CI must run every test.
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// CI reports whether the tests run in CI (CI=true).
+func CI() bool { return os.Getenv("CI") == "true" }
+
+// Missing skips t, or fails it under CI, explaining what is missing.
+func Missing(t testing.TB, what string, err error) {
+	t.Helper()
+	if CI() {
+		t.Fatalf("%s is required under CI=true but unavailable: %v", what, err)
+	}
+	t.Skipf("skipping: %s is unavailable (%v); install or start it to run this test", what, err)
+}
+
+// Command returns the path of the named program, or skips/fails t.
+func Command(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		Missing(t, "the "+name+" command", err)
+	}
+	return p
+}
