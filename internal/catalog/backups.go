@@ -144,16 +144,8 @@ func (db *DB) StartBackup(ctx context.Context, id int64, archive string) (domain
 		`status = 'running', started_at = ?, archive = ?`, formatTime(time.Now()), archive)
 }
 
-// Finish is the outcome of a backup that ran.
-type Finish struct {
-	Status    domain.Status // succeeded, failed or canceled
-	SizeBytes int64
-	SHA256    string
-	Error     string
-}
-
 // FinishBackup records the end of a running backup.
-func (db *DB) FinishBackup(ctx context.Context, id int64, f Finish) (domain.Backup, error) {
+func (db *DB) FinishBackup(ctx context.Context, id int64, f domain.Finish) (domain.Backup, error) {
 	if !f.Status.Final() {
 		return domain.Backup{}, fmt.Errorf("finish backup %d: %s is not a final status", id, f.Status)
 	}

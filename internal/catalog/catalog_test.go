@@ -59,7 +59,7 @@ func TestBackupLifecycleWritesEvents(t *testing.T) {
 	if _, err := db.StartBackup(ctx, b.ID, "docs.tar.zst"); err != nil {
 		t.Fatal(err)
 	}
-	done, err := db.FinishBackup(ctx, b.ID, catalog.Finish{Status: domain.StatusSucceeded, SizeBytes: 42, SHA256: "ab"})
+	done, err := db.FinishBackup(ctx, b.ID, domain.Finish{Status: domain.StatusSucceeded, SizeBytes: 42, SHA256: "ab"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,6 +81,14 @@ type Backup struct {
 	VerifyError  string     `json:"verify_error,omitempty"`
 }
 
+// Finish is the outcome of a backup that ran.
+type Finish struct {
+	Status    Status // succeeded, failed or canceled
+	SizeBytes int64
+	SHA256    string
+	Error     string
+}
+
 // BackupFilter selects backups for listing, newest first.
 type BackupFilter struct {
 	Source string
