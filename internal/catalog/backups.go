@@ -236,3 +236,22 @@ func idsWithStatus(ctx context.Context, tx *sql.Tx, s domain.Status) ([]int64, e
 	}
 	return ids, rows.Err()
 }
+
+// LatestBySource returns the newest local backup of each source.
+func (db *DB) LatestBySource(ctx context.Context) (map[string]domain.Backup, error) {
+	rows, err := db.read.QueryContext(ctx, `SELECT `+backupColumns+` FROM backups
+		WHERE id IN (SELECT max(id) FROM backups WHERE origin = 'local' GROUP BY source)`)
+	if err != nil {
+		return nil, fmt.Errorf("latest backups: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]domain.Backup{}
+	for rows.Next() {
+		b, err := scanBackup(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan backup: %w", err)
+		}
+		out[b.Source] = b
+	}
+	return out, rows.Err()
+}

@@ -113,3 +113,13 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 func ValidName(name string) bool {
 	return nameRE.MatchString(name) && name != "." && name != ".."
 }
+
+// SourceInfo describes a configured source for listings.
+type SourceInfo struct {
+	Name     string `json:"name"`
+	Kind     string `json:"kind"`
+	Schedule string `json:"schedule,omitempty"`
+	Verify   bool   `json:"verify,omitempty"`
+	// Last is the newest local backup of the source, if any.
+	Last *Backup `json:"last,omitempty"`
+}

@@ -1,0 +1,83 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"mime"
+	"net/http"
+
+	"github.com/backupd/backupd/internal/domain"
+)
+
+// handleArchiveDownload streams a succeeded backup's archive. Range and
+// If-Range (resume) and ETag come from http.ServeContent; the SHA-256 of
+// the whole archive is in Repr-Digest on every response and in
+// Content-Digest on full (200) responses, where content and representation
+// are the same bytes (RFC 9530).
+func (s *Server) handleArchiveDownload(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		WriteError(w, r, s.log, err)
+		return
+	}
+	b, err := s.Catalog.Backup(r.Context(), id)
+	if err != nil {
+		WriteError(w, r, s.log, err)
+		return
+	}
+	if err := downloadable(b); err != nil {
+		WriteError(w, r, s.log, err)
+		return
+	}
+	f, err := s.Archives.Open(b.Archive)
+	if err != nil {
+		WriteError(w, r, s.log, err)
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		WriteError(w, r, s.log, err)
+		return
+	}
+	sum, err := hex.DecodeString(b.SHA256)
+	if err != nil {
+		WriteError(w, r, s.log, err)
+		return
+	}
+	digest := "sha-256=:" + base64.StdEncoding.EncodeToString(sum) + ":"
+	h := w.Header()
+	h.Set("Content-Type", "application/zstd")
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": b.Archive}))
+	h.Set("ETag", `"`+b.SHA256+`"`)
+	h.Set("Repr-Digest", digest)
+	h.Set("X-Backupd-SHA256", b.SHA256)
+	http.ServeContent(&digestWriter{ResponseWriter: w, digest: digest}, r, b.Archive, st.ModTime(), f)
+}
+
+// downloadable says why b has no archive to download, if it has none.
+func downloadable(b domain.Backup) error {
+	switch {
+	case b.Origin == domain.OriginWebhook:
+		return domain.Errorf(domain.ENOTFOUND, "backup %d was reported by webhook; its archive is not stored here (location: %q)", b.ID, b.Archive)
+	case b.Status != domain.StatusSucceeded:
+		return domain.Errorf(domain.ENOTREADY, "backup %d is %s; only a succeeded backup has an archive", b.ID, b.Status)
+	case b.Archive == "":
+		return domain.Errorf(domain.ENOTFOUND, "the archive of backup %d has been removed", b.ID)
+	}
+	return nil
+}
+
+// digestWriter adds Content-Digest when the response turns out to carry
+// the whole archive.
+type digestWriter struct {
+	http.ResponseWriter
+	digest string
+}
+
+func (d *digestWriter) WriteHeader(code int) {
+	if code == http.StatusOK {
+		d.Header().Set("Content-Digest", d.digest)
+	}
+	d.ResponseWriter.WriteHeader(code)
+}

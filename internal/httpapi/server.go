@@ -1,0 +1,112 @@
+// Package httpapi is backupd's HTTP surface: the REST API under /api/v1,
+// the WebSocket endpoint, health, metrics and the embedded dashboard. Every
+// error response is application/problem+json (RFC 9457).
+package httpapi
+
+import (
+	"context"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/backupd/backupd/internal/domain"
+)
+
+// Runner starts and cancels backups.
+type Runner interface {
+	Submit(ctx context.Context, source string) (domain.Backup, error)
+	Cancel(ctx context.Context, id int64) (domain.Backup, error)
+	BytesDone(id int64) (int64, bool)
+}
+
+// Catalog answers questions about backups and events.
+type Catalog interface {
+	Backup(ctx context.Context, id int64) (domain.Backup, error)
+	Backups(ctx context.Context, f domain.BackupFilter) ([]domain.Backup, error)
+	ListEvents(ctx context.Context, since int64, limit int) ([]domain.Event, error)
+	LatestBySource(ctx context.Context) (map[string]domain.Backup, error)
+}
+
+// Archives opens stored archives.
+type Archives interface {
+	Open(name string) (*os.File, error)
+}
+
+// Config is what a Server is built from.
+type Config struct {
+	Runner   Runner
+	Catalog  Catalog
+	Archives Archives
+	// Sources describes the configured sources, in display order.
+	Sources []domain.SourceInfo
+	// Hub serves the WebSocket endpoint.
+	Hub http.Handler
+	// Web is the dashboard's files, served at /.
+	Web     fs.FS
+	Tokens  []string
+	Version string
+	Logger  *slog.Logger
+	// Extra registers more routes on the /api/v1 router, in two groups:
+	// open ones (authenticated otherwise, like signed webhooks) and ones
+	// behind the bearer token.
+	Extra func(open, authed chi.Router)
+}
+
+// Server holds the handlers' dependencies.
+type Server struct {
+	Config
+	tokens []string
+	log    *slog.Logger
+}
+
+// New returns a Server.
+func New(c Config) *Server {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return &Server{Config: c, tokens: c.Tokens, log: c.Logger.With("component", "http")}
+}
+
+// Handler returns the router with every route registered.
+func (s *Server) Handler() http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.Recoverer)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		WriteError(w, r, s.log, domain.Errorf(domain.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		WriteError(w, r, s.log, domain.Errorf(domain.EINVALID, "method %s is not allowed on %s", r.Method, r.URL.Path))
+	})
+	r.Get("/healthz", s.handleHealth)
+	r.With(s.requireToken(false)).Handle("/metrics", promhttp.Handler())
+	r.Route("/api/v1", func(r chi.Router) {
+		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+			WriteError(w, r, s.log, domain.Errorf(domain.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
+		})
+		if s.Hub != nil {
+			r.With(s.requireToken(true)).Handle("/ws", s.Hub)
+		}
+		authed := r.With(s.requireToken(false))
+		s.routesSources(authed)
+		s.routesBackups(authed)
+		s.routesEvents(authed)
+		// webhook routes: registered through Config.Extra by cmd/backupd,
+		// which owns the webhook intake.
+		if s.Extra != nil {
+			s.Extra(r, authed)
+		}
+	})
+	if s.Web != nil {
+		r.Handle("/*", http.FileServerFS(s.Web))
+	}
+	return r
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.Version})
+}
