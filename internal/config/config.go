@@ -133,6 +133,22 @@ func Load(path string) (Config, error) {
 	return cfg, nil
 }
 
+// Absolute makes DataDir and ArchiveDir absolute, so that logs and sources
+// see the same paths whatever the working directory is later.
+func (c *Config) Absolute() error {
+	for _, p := range []*string{&c.DataDir, &c.ArchiveDir} {
+		if *p == "" {
+			continue
+		}
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return fmt.Errorf("resolve %s: %w", *p, err)
+		}
+		*p = abs
+	}
+	return nil
+}
+
 // Parse decodes YAML from r into cfg (which should hold the defaults),
 // expanding ${VAR} first, and validates the result.
 func Parse(r io.Reader, cfg *Config) error {

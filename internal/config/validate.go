@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/robfig/cron/v3"
+
 	"github.com/backupd/backupd/internal/domain"
 )
 
@@ -118,6 +120,11 @@ func (s Source) validate(name string) []error {
 		bad("kind: required (files, sqlite, command, postgres or mysql)")
 	default:
 		bad("kind: %q is not one of files, sqlite, command, postgres, mysql", s.Kind)
+	}
+	if s.Schedule != "" {
+		if _, err := cron.ParseStandard(s.Schedule); err != nil {
+			bad("schedule: %q is not a cron expression (5 fields, or @daily, @every 1h): %v", s.Schedule, err)
+		}
 	}
 	if s.Keep < 0 {
 		bad("keep: must not be negative")

@@ -8,14 +8,15 @@ import (
 // Error codes. Each maps to one HTTP status in httpapi and to one CLI exit
 // code in backupctl; the mapping lives in those packages, in one table each.
 const (
-	ECONFLICT     = "conflict"     // the request clashes with current state
-	EINTERNAL     = "internal"     // a bug or an I/O failure on our side
-	EINVALID      = "invalid"      // the request is malformed or fails validation
-	ENOTFOUND     = "not_found"    // the named thing does not exist
-	EUNAUTHORIZED = "unauthorized" // missing or wrong credentials
-	ETOOLARGE     = "too_large"    // the request body is over the limit
-	EUNAVAILABLE  = "unavailable"  // shutting down, or a dependency is down
-	ENOTREADY     = "not_ready"    // the thing exists but is not in a usable state yet
+	ECONFLICT     = "conflict"           // the request clashes with current state
+	EINTERNAL     = "internal"           // a bug or an I/O failure on our side
+	EINVALID      = "invalid"            // the request is malformed or fails validation
+	ENOTFOUND     = "not_found"          // the named thing does not exist
+	EUNAUTHORIZED = "unauthorized"       // missing or wrong credentials
+	ETOOLARGE     = "too_large"          // the request body is over the limit
+	EUNAVAILABLE  = "unavailable"        // shutting down, or a dependency is down
+	ENOTREADY     = "not_ready"          // the thing exists but is not in a usable state yet
+	EMETHOD       = "method_not_allowed" // the endpoint exists, but not with this method
 )
 
 // Error is backupd's application error: a code for machines and a message

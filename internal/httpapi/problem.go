@@ -17,6 +17,7 @@ var statusByCode = map[string]int{
 	domain.ECONFLICT:     http.StatusConflict,
 	domain.ENOTREADY:     http.StatusConflict,
 	domain.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	domain.EMETHOD:       http.StatusMethodNotAllowed,
 	domain.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	domain.EINTERNAL:     http.StatusInternalServerError,
 }

@@ -75,12 +75,12 @@ func New(c Config) *Server {
 // Handler returns the router with every route registered.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.Recoverer)
+	r.Use(middleware.Recoverer, middleware.GetHead)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, s.log, domain.Errorf(domain.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		WriteError(w, r, s.log, domain.Errorf(domain.EINVALID, "method %s is not allowed on %s", r.Method, r.URL.Path))
+		WriteError(w, r, s.log, domain.Errorf(domain.EMETHOD, "method %s is not allowed on %s", r.Method, r.URL.Path))
 	})
 	r.Get("/healthz", s.handleHealth)
 	r.With(s.requireToken(false)).Handle("/metrics", promhttp.Handler())

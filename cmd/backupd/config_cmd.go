@@ -1,0 +1,39 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func newConfigCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "config", Short: "Work with the configuration"}
+	cmd.AddCommand(newConfigCheckCmd())
+	return cmd
+}
+
+func newConfigCheckCmd() *cobra.Command {
+	var flags configFlags
+	cmd := &cobra.Command{
+		Use:   "check",
+		Short: "Validate the configuration without starting",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := flags.load()
+			if err != nil {
+				return err
+			}
+			specs, err := buildSources(cfg)
+			if err != nil {
+				return err
+			}
+			if err := checkListen(cfg); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "config OK: %d sources, listening on %s, data in %s\n", len(specs), cfg.Listen, cfg.DataDir)
+			return nil
+		},
+	}
+	flags.register(cmd, true)
+	return cmd
+}

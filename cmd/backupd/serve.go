@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/backupd/backupd/internal/catalog"
+	"github.com/backupd/backupd/internal/config"
+	"github.com/backupd/backupd/internal/httpapi"
+	"github.com/backupd/backupd/internal/runner"
+	"github.com/backupd/backupd/internal/storage"
+	"github.com/backupd/backupd/migrations"
+	"github.com/backupd/backupd/web"
+)
+
+func newServeCmd() *cobra.Command {
+	var flags configFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the daemon",
+		Long: `Run the daemon. With no config file it listens on 127.0.0.1:8080, keeps its
+data under ./backupd-data and offers one source, "catalog": its own catalog.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := flags.load()
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), cfg, newLogger(cfg.Log, os.Stderr))
+		},
+	}
+	flags.register(cmd, true)
+	return cmd
+}
+
+// serve runs the daemon until ctx ends (SIGINT/SIGTERM), then stops in
+// order: schedules, new work, running backups (within the grace period),
+// HTTP, the event path, the catalog.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	if err := checkListen(cfg); err != nil {
+		return err
+	}
+	specs, err := buildSources(cfg)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(cfg.DataDir, "tmp")
+	if err := os.RemoveAll(tmp); err != nil { // scratch left by a crash
+		return fmt.Errorf("clean temp dir: %w", err)
+	}
+	if err := os.MkdirAll(tmp, 0o750); err != nil {
+		return fmt.Errorf("create temp dir: %w", err)
+	}
+	db, err := catalog.Open(ctx, cfg.CatalogPath(), migrations.FS)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	store, err := storage.NewLocal(cfg.ArchivePath())
+	if err != nil {
+		return err
+	}
+
+	d := &daemon{cfg: cfg, log: log, db: db, store: store}
+	d.run = runner.New(db, localStorage{store}, specs, runner.Options{
+		Workers: cfg.Workers, Compression: cfg.Compression, Version: version,
+		TempDir: tmp, Logger: log,
+	})
+	if err := d.run.Open(ctx); err != nil {
+		return err
+	}
+	schedules := map[string]string{}
+	for name, s := range cfg.Sources {
+		if s.Schedule != "" {
+			schedules[name] = s.Schedule
+		}
+	}
+	stopSchedules, err := d.run.StartSchedules(ctx, schedules)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler: httpapi.New(httpapi.Config{
+			Runner: d.run, Catalog: db, Archives: store, Sources: sourceInfos(cfg, specs),
+			Web: web.FS(), Tokens: cfg.Auth.Tokens, Version: version, Logger: log,
+		}).Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	log.Info("backupd serving", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "sources", len(specs), "version", version)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		log.Info("shutting down", "grace", cfg.ShutdownGrace)
+	}
+	stopSchedules()
+	d.run.Shutdown(cfg.ShutdownGrace)
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(shutCtx); serr != nil {
+		srv.Close()
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// daemon holds the running parts, for the stop sequence.
+type daemon struct {
+	cfg   config.Config
+	log   *slog.Logger
+	db    *catalog.DB
+	store *storage.Local
+	run   *runner.Runner
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sort"
+
+	"github.com/backupd/backupd/internal/config"
+	"github.com/backupd/backupd/internal/domain"
+	"github.com/backupd/backupd/internal/runner"
+	"github.com/backupd/backupd/internal/source"
+	"github.com/backupd/backupd/internal/storage"
+)
+
+func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(cfg.Level)) // validated by config
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// checkListen refuses to serve beyond loopback without authentication.
+func checkListen(cfg config.Config) error {
+	if len(cfg.Auth.Tokens) > 0 {
+		return nil
+	}
+	host, _, _ := net.SplitHostPort(cfg.Listen)
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("refusing to listen on %s without authentication: add a token under auth.tokens in the config, or listen on 127.0.0.1", cfg.Listen)
+}
+
+// buildSources turns the config's sources, plus the built-in catalog
+// source, into runner specs and listing entries, sorted by name.
+func buildSources(cfg config.Config) ([]runner.Spec, error) {
+	all := map[string]config.Source{}
+	for name, s := range cfg.Sources {
+		all[name] = s
+	}
+	if !cfg.NoCatalogSource {
+		all[config.CatalogSource] = config.Source{Kind: config.KindSQLite, Path: cfg.CatalogPath()}
+	}
+	specs := make([]runner.Spec, 0, len(all))
+	for name, s := range all {
+		src, err := source.New(name, s)
+		if err != nil {
+			return nil, fmt.Errorf("sources.%s: %w", name, err)
+		}
+		specs = append(specs, runner.Spec{Name: name, Source: src, Timeout: s.Timeout})
+	}
+	sort.Slice(specs, func(i, j int) bool { return specs[i].Name < specs[j].Name })
+	return specs, nil
+}
+
+func sourceInfos(cfg config.Config, specs []runner.Spec) []domain.SourceInfo {
+	out := make([]domain.SourceInfo, 0, len(specs))
+	for _, s := range specs {
+		c := cfg.Sources[s.Name]
+		out = append(out, domain.SourceInfo{Name: s.Name, Kind: s.Source.Kind(), Schedule: c.Schedule, Verify: c.Verify})
+	}
+	return out
+}
+
+// localStorage adapts *storage.Local to the runner's Storage interface.
+type localStorage struct{ *storage.Local }
+
+func (l localStorage) Create(name string) (runner.Pending, error) {
+	p, err := l.Local.Create(name)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}

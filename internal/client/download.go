@@ -1,0 +1,185 @@
+package client
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/backupd/backupd/internal/domain"
+)
+
+// PartialSuffix marks a download in progress; a later Download resumes it.
+const PartialSuffix = ".partial"
+
+// ChecksumError means the downloaded bytes do not have the catalog's
+// SHA-256. The file has been deleted.
+type ChecksumError struct {
+	Path      string
+	Got, Want string
+}
+
+func (e *ChecksumError) Error() string {
+	return fmt.Sprintf("archive did not verify: SHA-256 is %s, the catalog says %s; %s was deleted, run the download again", e.Got, e.Want, e.Path)
+}
+
+// DownloadOptions tune Download.
+type DownloadOptions struct {
+	// Progress, if set, is called as bytes arrive with the bytes present
+	// (including a resumed prefix) and the total.
+	Progress func(done, total int64)
+}
+
+// DownloadResult says what Download did.
+type DownloadResult struct {
+	Path    string
+	Size    int64
+	SHA256  string
+	Resumed int64 // bytes kept from an earlier partial download
+	Reused  bool  // an already complete, verified file was found
+}
+
+// Download fetches backup id's archive to dest (a file, or a directory to
+// put it in under its archive name). It resumes dest+".partial" if one is
+// there, verifies the SHA-256 against the catalog, and only then gives the
+// file its final name; on a mismatch it deletes the file and returns a
+// *ChecksumError.
+func (c *Client) Download(ctx context.Context, id int64, dest string, opt DownloadOptions) (DownloadResult, error) {
+	b, err := c.Backup(ctx, id)
+	if err != nil {
+		return DownloadResult{}, err
+	}
+	if b.Status != domain.StatusSucceeded || b.Archive == "" || b.Origin != domain.OriginLocal {
+		return DownloadResult{}, fmt.Errorf("backup %d has no archive to download (status %s, origin %s)", id, b.Status, b.Origin)
+	}
+	if st, err := os.Stat(dest); err == nil && st.IsDir() {
+		dest = filepath.Join(dest, filepath.Base(b.Archive))
+	}
+	res := DownloadResult{Path: dest, Size: b.SizeBytes, SHA256: b.SHA256}
+	if ok, _ := fileHasSum(dest, b.SHA256); ok {
+		res.Reused = true
+		return res, nil
+	}
+	partial := dest + PartialSuffix
+	f, h, have, err := openPartial(partial)
+	if err != nil {
+		return res, err
+	}
+	defer f.Close()
+	res.Resumed = have
+	if err := c.fetch(ctx, id, b, f, h, have, opt.Progress); err != nil {
+		return res, err // the partial file stays for the next try
+	}
+	if err := f.Sync(); err != nil {
+		return res, fmt.Errorf("fsync download: %w", err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != b.SHA256 {
+		f.Close()
+		os.Remove(partial)
+		return res, &ChecksumError{Path: partial, Got: got, Want: b.SHA256}
+	}
+	if err := os.Rename(partial, dest); err != nil {
+		return res, fmt.Errorf("rename download: %w", err)
+	}
+	return res, nil
+}
+
+// openPartial opens (or creates) the partial file for appending and hashes
+// what it already holds, so the final check covers the whole file.
+func openPartial(path string) (*os.File, hash.Hash, int64, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o640)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("open download file: %w", err)
+	}
+	h := sha256.New()
+	n, err := io.CopyBuffer(h, f, make([]byte, 1<<20))
+	if err != nil {
+		f.Close()
+		return nil, nil, 0, fmt.Errorf("read partial download: %w", err)
+	}
+	return f, h, n, nil
+}
+
+// fetch asks for the bytes after have; if the server sends the whole file
+// instead (the archive changed, or it ignores ranges), it starts over.
+func (c *Client) fetch(ctx context.Context, id int64, b domain.Backup, f *os.File, h hash.Hash, have int64, progress func(done, total int64)) error {
+	if have == b.SizeBytes {
+		return nil // complete already; the caller verifies it
+	}
+	req, err := c.newRequest(ctx, http.MethodGet, "/api/v1/backups/"+strconv.FormatInt(id, 10)+"/archive", nil, nil)
+	if err != nil {
+		return err
+	}
+	// A partial file longer than the archive cannot be a prefix of it: ask
+	// for the whole file, which restarts the download below.
+	if have > 0 && have < b.SizeBytes {
+		req.Header.Set("Range", "bytes="+strconv.FormatInt(have, 10)+"-")
+		req.Header.Set("If-Range", `"`+b.SHA256+`"`)
+	}
+	resp, err := c.do(req, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusPartialContent {
+		if err := restart(f, h); err != nil {
+			return err
+		}
+		have = 0
+	}
+	w := io.Writer(f)
+	if progress != nil {
+		w = &progressWriter{w: f, done: have, total: b.SizeBytes, fn: progress}
+	}
+	if _, err := io.CopyBuffer(io.MultiWriter(w, h), resp.Body, make([]byte, 1<<20)); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &UnreachableError{Err: fmt.Errorf("download cut off: %w (run it again to resume)", err)}
+	}
+	return nil
+}
+
+func restart(f *os.File, h hash.Hash) error {
+	h.Reset()
+	if err := f.Truncate(0); err != nil {
+		return fmt.Errorf("truncate download: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("seek download: %w", err)
+	}
+	return nil
+}
+
+type progressWriter struct {
+	w           io.Writer
+	done, total int64
+	fn          func(done, total int64)
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	p.done += int64(n)
+	p.fn(p.done, p.total)
+	return n, err
+}
+
+// fileHasSum reports whether the file at path exists with the given SHA-256.
+func fileHasSum(path, want string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.CopyBuffer(h, f, make([]byte, 1<<20)); err != nil {
+		return false, err
+	}
+	return hex.EncodeToString(h.Sum(nil)) == want, nil
+}
