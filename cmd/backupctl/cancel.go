@@ -1,0 +1,32 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+)
+
+func (a *app) newCancelCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "cancel ID",
+		Short: "Cancel a queued or running backup",
+		Args:  args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			id, err := parseID(argv[0])
+			if err != nil {
+				return err
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			b, err := c.Cancel(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				return a.printJSON(b)
+			}
+			a.printf("backup %d: cancel requested (status %s)\n", b.ID, b.Status)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"errors"
+
+	"github.com/spf13/cobra"
+
+	"github.com/backupd/backupd/internal/client"
+)
+
+func (a *app) newDownloadCmd() *cobra.Command {
+	var dest string
+	cmd := &cobra.Command{
+		Use:   "download ID [-o PATH]",
+		Short: "Download a backup's archive, resuming a partial download, and verify its SHA-256",
+		Long: `Download a backup's archive and verify its SHA-256 against the catalog.
+
+PATH is a file, or a directory to put the archive in under its own name
+(default: the current directory). An interrupted download leaves
+PATH.partial, which the next download resumes. A file that does not verify
+is deleted. Here -o names the destination; the output is always text.`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, argv []string) error {
+			id, err := parseID(argv[0])
+			if err != nil {
+				return err
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			return a.download(cmd.Context(), c, id, dest)
+		},
+	}
+	// The same name as the global -o shadows it here: for a download, -o
+	// is where the file goes, as with curl.
+	cmd.Flags().StringVarP(&dest, "output", "o", ".", "destination file or directory")
+	return cmd
+}
+
+// download fetches and verifies; it prints where the file is and its sum.
+func (a *app) download(ctx context.Context, c *client.Client, id int64, dest string) error {
+	var opt client.DownloadOptions
+	if bar := a.newBar(-1, "downloading"); bar != nil {
+		opt.Progress = func(done, total int64) {
+			if bar.GetMax64() != total {
+				bar.ChangeMax64(total)
+			}
+			bar.Set64(done)
+		}
+		defer bar.Finish()
+	}
+	res, err := c.Download(ctx, id, dest, opt)
+	var ce *client.ChecksumError
+	if errors.As(err, &ce) {
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	switch {
+	case res.Reused:
+		a.printf("%s is already here and verified (sha256 %s)\n", res.Path, res.SHA256)
+	case res.Resumed > 0:
+		a.printf("downloaded %s (%s, resumed after %s), sha256 %s verified\n", res.Path, humanBytes(res.Size), humanBytes(res.Resumed), res.SHA256)
+	default:
+		a.printf("downloaded %s (%s), sha256 %s verified\n", res.Path, humanBytes(res.Size), res.SHA256)
+	}
+	return nil
+}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/backupd/backupd/internal/domain"
+)
+
+// printJSON writes v as indented JSON, for scripts (-o json).
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (a *app) table() *tabwriter.Writer {
+	return tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+}
+
+func (a *app) printBackups(list []domain.Backup) error {
+	if a.output == "json" {
+		return a.printJSON(list)
+	}
+	tw := a.table()
+	fmt.Fprintln(tw, "ID\tSOURCE\tORIGIN\tSTATUS\tCREATED\tDURATION\tSIZE\tSHA256")
+	for _, b := range list {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.ID, b.Source, b.Origin, b.Status,
+			b.CreatedAt.Local().Format("2006-01-02 15:04:05"), duration(b), humanBytes(b.SizeBytes), short(b.SHA256))
+	}
+	return tw.Flush()
+}
+
+func (a *app) printBackup(b domain.Backup) error {
+	if a.output == "json" {
+		return a.printJSON(b)
+	}
+	tw := a.table()
+	row := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(tw, "%s:\t%s\n", k, v)
+		}
+	}
+	row("ID", strconv.FormatInt(b.ID, 10))
+	row("Source", b.Source)
+	row("Origin", string(b.Origin))
+	row("Status", string(b.Status))
+	row("Created", b.CreatedAt.Local().Format(time.RFC3339))
+	row("Started", fmtTime(b.StartedAt))
+	row("Finished", fmtTime(b.FinishedAt))
+	row("Duration", duration(b))
+	if b.Status == domain.StatusRunning {
+		row("Read so far", humanBytes(b.BytesDone))
+	}
+	if b.SizeBytes > 0 {
+		row("Size", fmt.Sprintf("%s (%d bytes)", humanBytes(b.SizeBytes), b.SizeBytes))
+	}
+	row("SHA-256", b.SHA256)
+	row("Archive", b.Archive)
+	row("Error", b.Error)
+	row("Message", b.Message)
+	row("Verified", fmtTime(b.VerifiedAt))
+	row("Verify", b.VerifyStatus)
+	row("Verify error", b.VerifyError)
+	return tw.Flush()
+}
+
+func fmtTime(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.Local().Format(time.RFC3339)
+}
+
+func duration(b domain.Backup) string {
+	if b.StartedAt == nil {
+		return "-"
+	}
+	end := time.Now()
+	if b.FinishedAt != nil {
+		end = *b.FinishedAt
+	}
+	return end.Sub(*b.StartedAt).Round(10 * time.Millisecond).String()
+}
+
+func short(sum string) string {
+	if len(sum) > 12 {
+		return sum[:12]
+	}
+	if sum == "" {
+		return "-"
+	}
+	return sum
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+)
+
+func (a *app) newSourcesCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "sources",
+		Short: "List the server's sources and their last backup",
+		Args:  args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			list, err := c.Sources(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if a.output == "json" {
+				return a.printJSON(list)
+			}
+			tw := a.table()
+			fmt.Fprintln(tw, "NAME\tKIND\tSCHEDULE\tLAST\tSTATUS\tWHEN")
+			for _, s := range list {
+				last, status, when := "-", "-", "-"
+				if s.Last != nil {
+					last, status = fmt.Sprint(s.Last.ID), string(s.Last.Status)
+					when = s.Last.CreatedAt.Local().Format("2006-01-02 15:04")
+				}
+				sched := s.Schedule
+				if sched == "" {
+					sched = "-"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Kind, sched, last, status, when)
+			}
+			return tw.Flush()
+		},
+	}
+}
