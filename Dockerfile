@@ -1,0 +1,26 @@
+# Multi-stage build: cgo is needed by the SQLite driver.
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ARG VERSION=dev
+RUN CGO_ENABLED=1 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/backupd ./cmd/backupd \
+ && CGO_ENABLED=1 go build -trimpath -ldflags "-s -w" -o /out/backupctl ./cmd/backupctl
+
+# The runtime image carries the database clients the postgres and mysql
+# sources call, and runs as an unprivileged user with its data in a volume.
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates postgresql-client mariadb-client sqlite3 \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home-dir /var/lib/backupd --create-home backupd
+COPY --from=build /out/backupd /out/backupctl /usr/local/bin/
+USER backupd
+WORKDIR /var/lib/backupd
+VOLUME ["/var/lib/backupd"]
+EXPOSE 8080
+# Listening beyond loopback needs auth.tokens in the config: mount one at
+# /etc/backupd/backupd.yaml.
+ENTRYPOINT ["backupd"]
+CMD ["serve", "--config", "/etc/backupd/backupd.yaml", "--data-dir", "/var/lib/backupd"]
