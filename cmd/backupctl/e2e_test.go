@@ -1,0 +1,145 @@
+package main_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/backupd/backupd/internal/client"
+	"github.com/backupd/backupd/internal/domain"
+	"github.com/backupd/backupd/internal/testdaemon"
+)
+
+func fileSHA256(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// The README's quick start: a zero-config daemon, one command, a verified
+// archive of the built-in catalog source.
+func TestRunWaitDownloadCatalog(t *testing.T) {
+	d := testdaemon.Start(t, testdaemon.Options{})
+	dir := t.TempDir()
+	out, errOut, code := d.Backupctl(context.Background(), "run", "catalog", "--wait", "--download", dir)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+	}
+	if !strings.Contains(out, "verified") {
+		t.Errorf("stdout does not say the archive verified: %s", out)
+	}
+	list, _, err := d.Client().Backups(context.Background(), domain.BackupFilter{Source: "catalog"})
+	if err != nil || len(list) != 1 {
+		t.Fatalf("backups = %+v, %v", list, err)
+	}
+	b := list[0]
+	path := filepath.Join(dir, b.Archive)
+	if got := fileSHA256(t, path); got != b.SHA256 {
+		t.Fatalf("downloaded sha256 = %s, catalog says %s", got, b.SHA256)
+	}
+	if _, err := os.Stat(path + client.PartialSuffix); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a .partial file was left behind: %v", err)
+	}
+}
+
+const bigSource = `
+sources:
+  big:
+    kind: command
+    command: ["head", "-c", "16777216", "/dev/urandom"]
+`
+
+func runBackup(t *testing.T, d *testdaemon.Daemon, source string) domain.Backup {
+	t.Helper()
+	b, err := d.Client().CreateBackup(context.Background(), source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := d.WaitBackup(b.ID)
+	if done.Status != domain.StatusSucceeded {
+		t.Fatalf("backup %d: %s: %s", b.ID, done.Status, done.Error)
+	}
+	return done
+}
+
+func TestDownloadCutMidwayResumesAndVerifies(t *testing.T) {
+	d := testdaemon.Start(t, testdaemon.Options{Config: bigSource})
+	b := runBackup(t, d, "big")
+	dest := filepath.Join(t.TempDir(), "big.tar.zst")
+
+	// Cut the first download off after 4 MiB by canceling it.
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err := d.Client().Download(ctx, b.ID, dest, client.DownloadOptions{Progress: func(done, _ int64) {
+		if done >= 4<<20 {
+			cancel()
+		}
+	}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("first download: err = %v, want canceled", err)
+	}
+	st, err := os.Stat(dest + client.PartialSuffix)
+	if err != nil || st.Size() == 0 || st.Size() >= b.SizeBytes {
+		t.Fatalf("partial file after the cut: %v, %v (archive is %d bytes)", st, err, b.SizeBytes)
+	}
+	if _, err := os.Stat(dest); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("an unverified file has the final name: %v", err)
+	}
+
+	out, errOut, code := d.Backupctl(context.Background(), "download", itoa(b.ID), "-o", dest)
+	if code != 0 {
+		t.Fatalf("resume: exit %d: %s %s", code, out, errOut)
+	}
+	if !strings.Contains(out, "resumed") {
+		t.Errorf("download did not resume: %s", out)
+	}
+	if got := fileSHA256(t, dest); got != b.SHA256 {
+		t.Fatalf("resumed file sha256 = %s, want %s", got, b.SHA256)
+	}
+}
+
+func TestCorruptedDownloadIsDetectedAndRemoved(t *testing.T) {
+	d := testdaemon.Start(t, testdaemon.Options{Config: bigSource})
+	b := runBackup(t, d, "big")
+	// Flip one byte of the stored archive: what the server sends no longer
+	// matches the SHA-256 recorded when it was written.
+	stored := filepath.Join(d.DataDir, "archives", b.Archive)
+	f, err := os.OpenFile(stored, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1)
+	f.ReadAt(buf, 1000)
+	buf[0] ^= 0xff
+	f.WriteAt(buf, 1000)
+	f.Close()
+
+	dir := t.TempDir()
+	_, errOut, code := d.Backupctl(context.Background(), "download", itoa(b.ID), "-o", dir)
+	if code != 1 {
+		t.Fatalf("exit = %d, want 1; stderr: %s", code, errOut)
+	}
+	if !strings.Contains(errOut, "did not verify") {
+		t.Errorf("stderr does not explain: %s", errOut)
+	}
+	left, _ := os.ReadDir(dir)
+	if len(left) != 0 {
+		t.Fatalf("files left after a failed verification: %v", left)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
