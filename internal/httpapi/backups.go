@@ -15,6 +15,27 @@ func (s *Server) routesBackups(r chi.Router) {
 	r.Get("/backups/{id}", s.handleBackupGet)
 	r.Post("/backups/{id}/cancel", s.handleBackupCancel)
 	r.Get("/backups/{id}/archive", s.handleArchiveDownload)
+	r.Post("/backups/{id}/verify", s.handleBackupVerify)
+}
+
+// handleBackupVerify runs a restore drill of a backup and answers with the
+// backup carrying the drill's outcome (verify_status, verify_error).
+func (s *Server) handleBackupVerify(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		WriteError(w, r, s.log, err)
+		return
+	}
+	if s.Verifier == nil {
+		WriteError(w, r, s.log, domain.Errorf(domain.EUNAVAILABLE, "restore drills are turned off on this server"))
+		return
+	}
+	b, err := s.Verifier.Verify(r.Context(), id)
+	if err != nil {
+		WriteError(w, r, s.log, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, b)
 }
 
 // handleBackupCreate queues a backup: 202 with the backup and its Location.

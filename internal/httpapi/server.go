@@ -32,6 +32,11 @@ type Catalog interface {
 	LatestBySource(ctx context.Context) (map[string]domain.Backup, error)
 }
 
+// Verifier runs a restore drill of a backup and records its outcome.
+type Verifier interface {
+	Verify(ctx context.Context, id int64) (domain.Backup, error)
+}
+
 // Archives opens stored archives.
 type Archives interface {
 	Open(name string) (*os.File, error)
@@ -42,6 +47,8 @@ type Config struct {
 	Runner   Runner
 	Catalog  Catalog
 	Archives Archives
+	// Verifier runs restore drills; nil turns the verify endpoint off.
+	Verifier Verifier
 	// Sources describes the configured sources, in display order.
 	Sources []domain.SourceInfo
 	// Hub serves the WebSocket endpoint.
