@@ -1,0 +1,96 @@
+package config_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/backupd/backupd/internal/config"
+)
+
+func parse(t *testing.T, yaml string) (config.Config, error) {
+	t.Helper()
+	cfg := config.Default()
+	err := config.Parse(strings.NewReader(yaml), &cfg)
+	return cfg, err
+}
+
+func TestDefaultsAreValid(t *testing.T) {
+	cfg := config.Default()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:8080" || cfg.DataDir != "./backupd-data" {
+		t.Fatalf("defaults = %s %s", cfg.Listen, cfg.DataDir)
+	}
+}
+
+func TestParseFull(t *testing.T) {
+	t.Setenv("DOCS_DIR", "/srv/docs")
+	cfg, err := parse(t, `
+listen: 127.0.0.1:9090
+workers: 3
+shutdown_grace: 1m
+sources:
+  docs:
+    kind: files
+    path: ${DOCS_DIR}
+    schedule: "@daily"
+    timeout: 2h
+  dump:
+    kind: command
+    command: [sh, -c, "echo $HOME"]
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.Sources["docs"].Path, "/srv/docs"; got != want {
+		t.Errorf("expanded path = %q, want %q", got, want)
+	}
+	if got, want := cfg.Sources["dump"].Command[2], "echo $HOME"; got != want {
+		t.Errorf("bare $VAR must stay as written: %q, want %q", got, want)
+	}
+	if cfg.ShutdownGrace != time.Minute || cfg.Sources["docs"].Timeout != 2*time.Hour || cfg.Workers != 3 {
+		t.Errorf("durations/ints = %v %v %d", cfg.ShutdownGrace, cfg.Sources["docs"].Timeout, cfg.Workers)
+	}
+	if got := cfg.SourceNames(); len(got) != 2 || got[0] != "docs" || got[1] != "dump" {
+		t.Errorf("source names = %v", got)
+	}
+}
+
+func TestUnknownKeyNamesKeyAndLine(t *testing.T) {
+	_, err := parse(t, "listen: 127.0.0.1:1\nsources:\n  a:\n    kind: files\n    path: /x\n    pathh: /y\n")
+	if err == nil || !strings.Contains(err.Error(), "line 6") || !strings.Contains(err.Error(), "pathh") {
+		t.Fatalf("err = %v, want the key and line 6", err)
+	}
+}
+
+func TestErrorsNameWhatToFix(t *testing.T) {
+	cases := []struct{ yaml, want string }{
+		{"listen: nope", "listen:"},
+		{"workers: 0", "workers:"},
+		{"sources:\n  a:\n    kind: tape\n", `kind: "tape" is not one of`},
+		{"sources:\n  a:\n    kind: files\n", "sources.a: path: required"},
+		{"sources:\n  a:\n    kind: command\n", "sources.a: command: required"},
+		{"sources:\n  a:\n    kind: postgres\n", "sources.a: databases:"},
+		{"sources:\n  a:\n    kind: files\n    path: /x\n    schedule: every day\n", "sources.a: schedule:"},
+		{"sources:\n  ../x:\n    kind: files\n    path: /x\n", "sources.../x: the name"},
+		{"sources:\n  catalog:\n    kind: files\n    path: /x\n", "taken by the built-in catalog source"},
+		{"auth:\n  tokens: [short]\n", "at least 16 characters"},
+		{"webhooks:\n  secrets: [abc]\n", "whsec_"},
+		{"password: ${BACKUPD_TEST_SURELY_UNSET}\n", "BACKUPD_TEST_SURELY_UNSET"},
+	}
+	for _, c := range cases {
+		_, err := parse(t, c.yaml)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: err = %v, want it to contain %q", c.yaml, err, c.want)
+		}
+	}
+}
+
+func TestEnvDefault(t *testing.T) {
+	cfg, err := parse(t, "listen: ${BACKUPD_TEST_UNSET_LISTEN:-127.0.0.1:7070}\n")
+	if err != nil || cfg.Listen != "127.0.0.1:7070" {
+		t.Fatalf("listen = %q, %v", cfg.Listen, err)
+	}
+}
