@@ -1,0 +1,100 @@
+package source
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/backupd/backupd/internal/archive"
+	"github.com/backupd/backupd/internal/config"
+)
+
+func TestCommandStdout(t *testing.T) {
+	payload := filepath.Join(t.TempDir(), "payload")
+	b := make([]byte, 10<<20+123)
+	rand.Read(b)
+	writeFile(t, payload, b, 0o644)
+
+	data, err := dump(t, newSource(t, config.Source{Kind: "command", Command: []string{"cat", payload}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	if _, err := archive.Extract(context.Background(), bytes.NewReader(data), dst); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dst, "stdout"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, b) {
+		t.Errorf("stdout differs: %d bytes, want %d", len(got), len(b))
+	}
+}
+
+func TestCommandFails(t *testing.T) {
+	script := `for i in $(seq 1 2000); do echo "noise line $i" >&2; done; echo "fatal: disk on fire" >&2; exit 3`
+	_, err := dump(t, newSource(t, config.Source{Kind: "command", Command: []string{"sh", "-c", script}}))
+	if err == nil {
+		t.Fatal("dump succeeded")
+	}
+	for _, want := range []string{"exit status 3", "fatal: disk on fire"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not contain %q", want)
+		}
+	}
+	if len(err.Error()) > StderrTail+200 {
+		t.Errorf("error is %d bytes long: the stderr tail is not bounded", len(err.Error()))
+	}
+}
+
+func TestCommandCancelKillsGroup(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	src := newSource(t, config.Source{Kind: "command", Command: []string{"sh", "-c", `sleep 100 & echo $! > ` + pidFile + `; wait`}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	w, err := archive.NewWriter(&bytes.Buffer{}, archive.Meta{}, archive.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- src.Dump(ctx, w, Env{TempDir: t.TempDir()}) }()
+
+	var pid int
+	for pid == 0 {
+		b, _ := os.ReadFile(pidFile)
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+	// The sleep was a grandchild in the command's group: it must be gone
+	// (or a zombie waiting for init), not left running.
+	deadline := time.Now().Add(10 * time.Second)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("child %d still running after cancel", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// alive reports whether pid runs and is not a zombie.
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	return len(f) > 0 && f[0] != "Z"
+}
