@@ -102,6 +102,9 @@ func Start(t testing.TB, opt Options) *Daemon {
 	if opt.DataDir == "" {
 		opt.DataDir = t.TempDir()
 	}
+	if err := os.MkdirAll(opt.DataDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	d := &Daemon{DataDir: opt.DataDir, Config: opt.Config, Token: opt.Token, t: t,
 		Addr: freeAddr(t), LogPath: filepath.Join(opt.DataDir, "backupd.log")}
 	d.URL = "http://" + d.Addr
@@ -164,6 +167,28 @@ func (d *Daemon) waitHealthy() {
 		time.Sleep(20 * time.Millisecond)
 	}
 	d.t.Fatalf("backupd did not become healthy at %s", d.URL)
+}
+
+// PID returns the daemon's process id.
+func (d *Daemon) PID() int { return d.cmd.Process.Pid }
+
+// PeakRSS returns the daemon's peak resident set size so far (VmHWM), in
+// bytes, read from /proc.
+func (d *Daemon) PeakRSS() (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", d.PID()))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb); err != nil {
+				return 0, err
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", d.PID())
 }
 
 // Client returns an API client of the daemon, with its token.

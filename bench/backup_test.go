@@ -1,0 +1,133 @@
+package bench_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/backupd/backupd/internal/domain"
+	"github.com/backupd/backupd/internal/testdaemon"
+)
+
+// BenchmarkBackupFiles backs up a generated ~1 GiB directory through the
+// daemon (POST to succeeded) and compares its throughput with
+// `tar -cf - DIR | zstd -3 -T0 -o OUT` on the same data; it also reports
+// the daemon's peak RSS, and `backupctl download` of the archive against
+// `curl -o FILE URL && sha256sum FILE`.
+func BenchmarkBackupFiles(b *testing.B) {
+	for _, tool := range []string{"tar", "zstd", "curl", "sha256sum"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			b.Skipf("%s is needed for the baseline: %v", tool, err)
+		}
+	}
+	const total = 1 << 30
+	work := b.TempDir()
+	data := filepath.Join(work, "data")
+	files := genTree(b, data, total)
+	size := dirSize(b, data)
+	b.Logf("generated %d files, %.2f GiB", files, float64(size)/(1<<30))
+
+	d := testdaemon.Start(b, testdaemon.Options{DataDir: filepath.Join(work, "daemon"), Config: fmt.Sprintf(`
+sources:
+  data:
+    kind: files
+    path: %s
+`, data)})
+
+	for i := 0; i < b.N; i++ {
+		base := timeCmd(b, "sh", "-c", fmt.Sprintf("tar -cf - -C %s . | zstd -q -3 -T0 -o %s", data, filepath.Join(work, "base.tar.zst")))
+		ours, backup := timeBackup(b, d, "data")
+		os.Remove(filepath.Join(work, "base.tar.zst"))
+		rss, err := d.PeakRSS()
+		if err != nil {
+			b.Fatal(err)
+		}
+		baseMBs := float64(size) / base.Seconds() / 1e6
+		oursMBs := float64(size) / ours.Seconds() / 1e6
+		b.ReportMetric(oursMBs, "backupd-MB/s")
+		b.ReportMetric(baseMBs, "tar|zstd-MB/s")
+		b.ReportMetric(oursMBs/baseMBs, "throughput-ratio")
+		b.ReportMetric(float64(rss)/(1<<20), "peak-RSS-MiB")
+		b.Logf("backup: backupd %.0f MB/s (%s, archive %d bytes), tar|zstd -3 -T0 %.0f MB/s (%s): ratio %.2f (target >= 1.0); peak RSS %.1f MiB (target <= 100)",
+			oursMBs, ours.Round(time.Millisecond), backup.SizeBytes, baseMBs, base.Round(time.Millisecond), oursMBs/baseMBs, float64(rss)/(1<<20))
+
+		benchDownload(b, d, backup, work)
+	}
+}
+
+// benchDownload times each side twice, alternating, and keeps the best of
+// each, so that a page-cache warm-up favours neither.
+func benchDownload(b *testing.B, d *testdaemon.Daemon, backup domain.Backup, work string) {
+	url := d.URL + "/api/v1/backups/" + strconv.FormatInt(backup.ID, 10) + "/archive"
+	dest := filepath.Join(work, "dl.tar.zst")
+	var ours, curl time.Duration
+	for round := 0; round < 2; round++ {
+		os.Remove(dest)
+		c := timeCmd(b, "sh", "-c", fmt.Sprintf("curl -sS -o %s %s && sha256sum %s >/dev/null", dest, url, dest))
+		os.Remove(dest)
+		start := time.Now()
+		if _, errOut, code := d.Backupctl(context.Background(), "download", strconv.FormatInt(backup.ID, 10), "-o", dest); code != 0 {
+			b.Fatalf("backupctl download: exit %d: %s", code, errOut)
+		}
+		o := time.Since(start)
+		if round == 0 || o < ours {
+			ours = o
+		}
+		if round == 0 || c < curl {
+			curl = c
+		}
+	}
+	os.Remove(dest)
+	ratio := ours.Seconds() / curl.Seconds()
+	b.ReportMetric(ratio, "download-time-ratio")
+	b.Logf("download of %d bytes: backupctl (resumable, verified) %s, curl -o && sha256sum %s: time ratio %.2f (target <= 1.0)",
+		backup.SizeBytes, ours.Round(time.Millisecond), curl.Round(time.Millisecond), ratio)
+}
+
+func timeBackup(b *testing.B, d *testdaemon.Daemon, source string) (time.Duration, domain.Backup) {
+	start := time.Now()
+	bk, err := d.Client().CreateBackup(context.Background(), source)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for {
+		cur, err := d.Client().Backup(context.Background(), bk.ID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if cur.Status.Final() {
+			if cur.Status != domain.StatusSucceeded {
+				b.Fatalf("backup %s: %s", cur.Status, cur.Error)
+			}
+			return time.Since(start), cur
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func timeCmd(b *testing.B, name string, args ...string) time.Duration {
+	start := time.Now()
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		b.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+	return time.Since(start)
+}
+
+func dirSize(b *testing.B, dir string) int64 {
+	var n int64
+	err := filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
+		if err == nil && info.Mode().IsRegular() {
+			n += info.Size()
+		}
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n
+}
