@@ -1,0 +1,182 @@
+package webhook
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/backupd/backupd/internal/domain"
+)
+
+// UnknownSource is the source of a report that names none we can use.
+const UnknownSource = "unknown"
+
+// ParseReport reads a backup-completion report: any JSON object. The fields
+// it understands (see docs/webhooks.md) fill the record; anything else, or a
+// known field of an odd type, is left alone and kept in Raw, which holds the
+// body exactly as received. Only a body that is not one JSON object is
+// refused (EINVALID). Origin, WebhookID, SenderIP and the times of receipt
+// are the caller's to set.
+func ParseReport(body []byte) (domain.Backup, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
+		return domain.Backup{}, domain.Errorf(domain.EINVALID, "the report must be a JSON object: %s", jsonProblem(body, err))
+	}
+	b := domain.Backup{Origin: domain.OriginWebhook, Raw: json.RawMessage(body)}
+	b.Source = UnknownSource
+	if s, ok := str(fields["source"]); ok {
+		b.Source = SanitizeSource(s)
+	}
+	b.Kind, _ = str(fields["kind"])
+	b.Message, _ = str(fields["message"])
+	b.Error, _ = str(fields["error"])
+	b.Archive, _ = str(fields["location"])
+	if s, ok := str(fields["sha256"]); ok && isHex64(s) {
+		b.SHA256 = strings.ToLower(s)
+	}
+	if n, ok := count(fields["size_bytes"]); ok {
+		b.SizeBytes = n
+	}
+	b.StartedAt = timestamp(fields["started_at"])
+	b.FinishedAt = timestamp(fields["finished_at"])
+	b.Status, b.Error = reportStatus(fields["status"], b.Error)
+	return b, nil
+}
+
+func jsonProblem(body []byte, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return "got " + strings.TrimSpace(string(body[:min(len(body), 20)]))
+}
+
+// statusWords maps what senders say to our statuses. Matching is on the
+// lowercased, trimmed word.
+var statusWords = map[string]domain.Status{}
+
+func init() {
+	for st, words := range map[domain.Status][]string{
+		domain.StatusSucceeded: {"succeeded", "success", "successful", "succeed", "ok", "completed", "complete", "done", "finished", "passed"},
+		domain.StatusFailed:    {"failed", "failure", "fail", "error", "errored"},
+		domain.StatusCanceled:  {"canceled", "cancelled", "cancel", "aborted", "abort"},
+		domain.StatusRunning:   {"running", "started", "in_progress", "in-progress", "active"},
+		domain.StatusQueued:    {"queued", "pending", "scheduled"},
+	} {
+		for _, w := range words {
+			statusWords[w] = st
+		}
+	}
+}
+
+// reportStatus decides the status. A report without one is a completion
+// report: succeeded, unless it carries an error. A status we cannot read is
+// recorded as failed, never as succeeded: a backup system must not claim a
+// success nobody reported.
+func reportStatus(raw json.RawMessage, errText string) (domain.Status, string) {
+	if raw == nil || string(raw) == "null" {
+		if errText != "" {
+			return domain.StatusFailed, errText
+		}
+		return domain.StatusSucceeded, errText
+	}
+	s, ok := str(raw)
+	if ok {
+		if st, known := statusWords[strings.ToLower(strings.TrimSpace(s))]; known {
+			return st, errText
+		}
+	}
+	if errText == "" {
+		errText = "reported status " + string(raw[:min(len(raw), 64)]) + " is not one backupd knows; recorded as failed"
+	}
+	return domain.StatusFailed, errText
+}
+
+// SanitizeSource turns a reported source into a valid name: characters
+// outside [A-Za-z0-9_.-] become '-', leading punctuation is dropped and the
+// result is cut to 64 bytes. What is left empty becomes UnknownSource.
+func SanitizeSource(s string) string {
+	if domain.ValidName(s) {
+		return s
+	}
+	var sb strings.Builder
+	for _, r := range s {
+		switch {
+		case r < 128 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-'):
+			sb.WriteRune(r)
+		default:
+			sb.WriteByte('-')
+		}
+	}
+	out := strings.TrimLeft(sb.String(), "_.-")
+	out = out[:min(len(out), 64)]
+	if !domain.ValidName(out) {
+		return UnknownSource
+	}
+	return out
+}
+
+func str(raw json.RawMessage) (string, bool) {
+	if len(raw) == 0 || raw[0] != '"' {
+		return "", false
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// count reads a non-negative integer given as a JSON number or a string of
+// digits.
+func count(raw json.RawMessage) (int64, bool) {
+	if s, ok := str(raw); ok {
+		raw = json.RawMessage(strings.TrimSpace(s))
+	}
+	if n, err := strconv.ParseInt(string(raw), 10, 64); err == nil {
+		return n, n >= 0
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil || f < 0 || f != math.Trunc(f) || f >= math.MaxInt64 {
+		return 0, false
+	}
+	return int64(f), true
+}
+
+// timestamp reads an RFC 3339 string or Unix seconds (a number, possibly
+// with a fraction).
+func timestamp(raw json.RawMessage) *time.Time {
+	if s, ok := str(raw); ok {
+		t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(s))
+		if err != nil {
+			return nil
+		}
+		t = t.UTC()
+		return &t
+	}
+	if len(raw) == 0 || bytes.ContainsAny(raw, `"{[tfn`) {
+		return nil
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	// Beyond year 9999 the catalog's fixed-width time text would break.
+	if err != nil || f < 0 || f > 253402300799 {
+		return nil
+	}
+	sec, frac := math.Modf(f)
+	t := time.Unix(int64(sec), int64(frac*1e9)).UTC()
+	return &t
+}
+
+func isHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
