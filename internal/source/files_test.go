@@ -163,11 +163,11 @@ func TestFilesMissingRoot(t *testing.T) {
 }
 
 func TestNewUnknownKind(t *testing.T) {
-	_, err := New("pg", config.Source{Kind: "postgres"})
+	_, err := New("ora", config.Source{Kind: "oracle"})
 	if got, want := domain.ErrorCode(err), domain.EINVALID; got != want {
 		t.Errorf("code = %s, want %s", got, want)
 	}
-	if err == nil || !strings.Contains(err.Error(), "postgres") {
+	if err == nil || !strings.Contains(err.Error(), "oracle") {
 		t.Errorf("error %v does not name the kind", err)
 	}
 }

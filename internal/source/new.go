@@ -16,7 +16,11 @@ func New(name string, cfg config.Source) (Source, error) {
 		return newSQLite(name, cfg)
 	case config.KindCommand:
 		return newCommand(name, cfg)
+	case config.KindPostgres:
+		return newPostgres(name, cfg)
+	case config.KindMySQL:
+		return newMySQL(name, cfg)
 	default:
-		return nil, domain.Errorf(domain.EINVALID, "source %s: kind %q is not supported (use files, sqlite or command)", name, cfg.Kind)
+		return nil, domain.Errorf(domain.EINVALID, "source %s: kind %q is not supported (use files, sqlite, command, postgres or mysql)", name, cfg.Kind)
 	}
 }

@@ -1,0 +1,221 @@
+package source
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os/exec"
+	"strings"
+	"sync"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/backupd/backupd/internal/config"
+	"github.com/backupd/backupd/internal/domain"
+)
+
+// MySQL dumps MariaDB and MySQL databases with mariadb-dump (or
+// mysqldump), one stream of SQL per database ("<db>.sql"), without
+// CREATE DATABASE or USE, so a dump can be restored into any database.
+// With all: true it dumps every database but the server's own
+// information_schema, performance_schema and sys.
+//
+// --single-transaction makes each dump one consistent InnoDB snapshot while
+// writes go on. To count rows in that same state, we take our own snapshot
+// under FLUSH TABLES WITH READ LOCK and release the lock only once the
+// dump's output shows its snapshot is taken: no commit can fall between
+// the two (docs/restore.md). Without the RELOAD privilege the lock is
+// skipped and the counts are recorded as inexact.
+type MySQL struct {
+	name string
+	srv  Server
+	dbs  []string
+	all  bool
+}
+
+func newMySQL(name string, cfg config.Source) (*MySQL, error) {
+	if len(cfg.Databases) == 0 && !cfg.All {
+		return nil, domain.Errorf(domain.EINVALID, "source %s: list databases, or set all: true", name)
+	}
+	return &MySQL{name: name, srv: ServerOf(cfg), dbs: cfg.Databases, all: cfg.All}, nil
+}
+
+// Kind implements Source.
+func (m *MySQL) Kind() string { return config.KindMySQL }
+
+// MySQLDumpFlags are the dump options besides the connection: a consistent
+// snapshot, everything that is not a table (routines, triggers, events),
+// and binary and text data that survive the round trip byte for byte.
+var MySQLDumpFlags = []string{"--single-transaction", "--quick", "--routines", "--triggers", "--events",
+	"--hex-blob", "--default-character-set=utf8mb4", "--no-tablespaces"}
+
+// dumpStarted are lines that mariadb-dump writes only after it has begun
+// its transaction; the header before it holds none of them.
+var dumpStarted = []string{"\n-- Table structure for", "\n-- Dumping ", "\nDROP ", "\nCREATE "}
+
+// Dump implements Source.
+func (m *MySQL) Dump(ctx context.Context, a Archive, env Env) error {
+	tool, err := LookTool("mariadb-client (or mysql-client)", "mariadb-dump", "mysqldump")
+	if err != nil {
+		return err
+	}
+	flags := append([]string(nil), MySQLDumpFlags...)
+	if out, _ := exec.CommandContext(ctx, tool, "--version").Output(); !strings.Contains(string(out), "MariaDB") {
+		// MySQL's own mysqldump writes GTID statements that fail to load
+		// into a server with other GTIDs, such as a drill's.
+		flags = append(flags, "--set-gtid-purged=OFF")
+	}
+	conn, err := sql.Open("mysql", m.srv.MySQLDSN(""))
+	if err != nil {
+		return fmt.Errorf("open connection: %w", err)
+	}
+	defer conn.Close()
+	if err := conn.PingContext(ctx); err != nil {
+		return m.connErr(err, "")
+	}
+	dbs := m.dbs
+	if m.all {
+		if dbs, err = listMySQLDatabases(ctx, conn); err != nil {
+			return err
+		}
+	}
+	defaults, cleanup, err := m.srv.MySQLDefaults(env.TempDir)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	infos := make(map[string]DatabaseInfo, len(dbs))
+	for _, db := range dbs {
+		argv := append([]string{tool, "--defaults-extra-file=" + defaults}, flags...)
+		info, err := m.dumpDB(ctx, a, conn, append(argv, db), db)
+		if err != nil {
+			return fmt.Errorf("database %s: %w", db, err)
+		}
+		if !info.Exact && env.Logger != nil {
+			env.Logger.Warn("row counts are not exact: FLUSH TABLES WITH READ LOCK was refused (grant RELOAD)", "database", db)
+		}
+		infos[db] = info
+	}
+	a.SetInfo("databases", infos)
+	return nil
+}
+
+// dumpDB runs one database's dump and counts its rows in a snapshot equal
+// to the dump's (see MySQL).
+func (m *MySQL) dumpDB(ctx context.Context, a Archive, conn *sql.DB, argv []string, db string) (DatabaseInfo, error) {
+	c, err := conn.Conn(ctx)
+	if err != nil {
+		return DatabaseInfo{}, m.connErr(err, db)
+	}
+	defer c.Close()
+	info := DatabaseInfo{Stream: url.PathEscape(db) + ".sql", Exact: true}
+	if _, err := c.ExecContext(ctx, "FLUSH TABLES WITH READ LOCK"); err != nil {
+		info.Exact = false
+	}
+	for _, q := range []string{"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", "START TRANSACTION WITH CONSISTENT SNAPSHOT"} {
+		if _, err := c.ExecContext(ctx, q); err != nil {
+			c.ExecContext(context.Background(), "UNLOCK TABLES")
+			return info, fmt.Errorf("start snapshot: %w", err)
+		}
+	}
+	started := make(chan struct{})
+	var once sync.Once
+	begun := func() { once.Do(func() { close(started) }) }
+	type counted struct {
+		tables map[string]int64
+		err    error
+	}
+	done := make(chan counted, 1)
+	go func() {
+		<-started
+		if info.Exact {
+			if _, err := c.ExecContext(ctx, "UNLOCK TABLES"); err != nil {
+				done <- counted{err: fmt.Errorf("release the read lock: %w", err)}
+				return
+			}
+		}
+		t, err := CountMySQL(ctx, c, db)
+		c.ExecContext(ctx, "COMMIT")
+		done <- counted{t, err}
+	}()
+	wrap := func(r io.Reader) io.Reader { return &markerReader{r: r, markers: dumpStarted, found: begun} }
+	dumpErr := streamTool(ctx, a, info.Stream, argv, nil, wrap)
+	begun() // the dump may have failed before writing anything
+	cnt := <-done
+	if dumpErr != nil {
+		return info, m.toolErr(dumpErr, db)
+	}
+	if cnt.err != nil {
+		return info, fmt.Errorf("count rows: %w", cnt.err)
+	}
+	info.Tables = cnt.tables
+	return info, nil
+}
+
+func listMySQLDatabases(ctx context.Context, conn *sql.DB) ([]string, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT schema_name FROM information_schema.schemata
+		WHERE schema_name NOT IN ('information_schema', 'performance_schema', 'sys') ORDER BY schema_name`)
+	if err != nil {
+		return nil, fmt.Errorf("list databases: %w", err)
+	}
+	return scanStrings(rows)
+}
+
+// CountMySQL counts the rows of every base table of database db. Views
+// and sequences are not counted: they hold no rows of their own.
+func CountMySQL(ctx context.Context, q Querier, db string) (map[string]int64, error) {
+	rows, err := q.QueryContext(ctx, `SELECT table_name FROM information_schema.tables
+		WHERE table_schema = ? AND table_type IN ('BASE TABLE', 'SYSTEM VERSIONED') ORDER BY table_name`, db)
+	if err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	names, err := scanStrings(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	counts := make(map[string]int64, len(names))
+	for _, t := range names {
+		var n int64
+		if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+QuoteMySQL(db)+"."+QuoteMySQL(t)).Scan(&n); err != nil {
+			return nil, fmt.Errorf("count rows of %s: %w", t, err)
+		}
+		counts[t] = n
+	}
+	return counts, nil
+}
+
+// QuoteMySQL quotes an identifier with backquotes.
+func QuoteMySQL(name string) string { return "`" + strings.ReplaceAll(name, "`", "``") + "`" }
+
+func (m *MySQL) connErr(err error, db string) error {
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1045, 1044:
+			return domain.Errorf(domain.EUNAVAILABLE, "MariaDB/MySQL at %s refused user %q: %s; check sources.%s.user/password", m.srv.Addr(), m.srv.User, me.Message, m.name)
+		case 1049:
+			return domain.Errorf(domain.ENOTFOUND, "database %q does not exist on %s: check sources.%s.databases", db, m.srv.Addr(), m.name)
+		}
+	}
+	return m.srv.ConnError(err, "sources."+m.name+".")
+}
+
+// toolErr turns the dump tool's usual failures into what to do about them.
+func (m *MySQL) toolErr(err error, db string) error {
+	var te *toolError
+	if !errors.As(err, &te) {
+		return err
+	}
+	switch {
+	case strings.Contains(te.stderr, "(111"), strings.Contains(te.stderr, "Connection refused"):
+		return domain.Errorf(domain.EUNAVAILABLE, "connection refused at %s: is MariaDB/MySQL running? check sources.%s.host/port", m.srv.Addr(), m.name)
+	case strings.Contains(te.stderr, "Access denied"):
+		return domain.Errorf(domain.EUNAVAILABLE, "%s; check sources.%s.user/password and the user's privileges (SELECT, SHOW VIEW, TRIGGER, EVENT)", te.Error(), m.name)
+	case strings.Contains(te.stderr, "Unknown database"):
+		return domain.Errorf(domain.ENOTFOUND, "database %q does not exist on %s: check sources.%s.databases", db, m.srv.Addr(), m.name)
+	}
+	return err
+}
