@@ -2,6 +2,7 @@ package catalog_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -84,5 +85,39 @@ func TestCreateReportsBatch(t *testing.T) {
 	}
 	if _, err := db.ReportByWebhookID(ctx, "msg_c"); domain.ErrorCode(err) != domain.ENOTFOUND {
 		t.Errorf("failed report is stored: err = %v", err)
+	}
+}
+
+// CreateReports builds each report.received event from the record it wrote
+// instead of reading the row back; this holds it to the row as read.
+func TestCreateReportsEventIsTheStoredRow(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	local := time.FixedZone("x", 3600)
+	started, finished := time.Date(2026, 1, 2, 3, 4, 5, 123456789, local), time.Date(2026, 1, 2, 4, 0, 0, 0, time.UTC)
+	r := report("msg_full", "pg", domain.StatusFailed)
+	r.Kind, r.StartedAt, r.FinishedAt, r.SizeBytes, r.SHA256 = "postgres", &started, &finished, 42, "ab"
+	r.Error, r.Archive, r.Message, r.ReceivedAt, r.CreatedAt = "disk full", "s3://b/k", "hello", nil, time.Now().In(local)
+	res, err := db.CreateReports(ctx, []domain.Backup{r, report("msg_min", "x", domain.StatusSucceeded)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := db.ListEvents(ctx, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, res := range res {
+		stored, err := db.Backup(ctx, res.Backup.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(stored)
+		got, _ := json.Marshal(res.Backup)
+		if string(got) != string(want) {
+			t.Errorf("result:\n got %s\nwant %s", got, want)
+		}
+		if string(evs[i].Data) != string(want) {
+			t.Errorf("event data:\n got %s\nwant %s", evs[i].Data, want)
+		}
 	}
 }
