@@ -21,34 +21,55 @@ const UnknownSource = "unknown"
 // refused (EINVALID). Origin, WebhookID, SenderIP and the times of receipt
 // are the caller's to set.
 func ParseReport(body []byte) (domain.Backup, error) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
+	// Decoding into a struct of raw fields, not a map, skips the fields we
+	// do not read without allocating for them: this runs once per request.
+	// Names match regardless of case, as everywhere in encoding/json.
+	var f struct {
+		Source     json.RawMessage `json:"source"`
+		Kind       json.RawMessage `json:"kind"`
+		Status     json.RawMessage `json:"status"`
+		StartedAt  json.RawMessage `json:"started_at"`
+		FinishedAt json.RawMessage `json:"finished_at"`
+		SizeBytes  json.RawMessage `json:"size_bytes"`
+		SHA256     json.RawMessage `json:"sha256"`
+		Location   json.RawMessage `json:"location"`
+		Message    json.RawMessage `json:"message"`
+		Error      json.RawMessage `json:"error"`
+	}
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return domain.Backup{}, domain.Errorf(domain.EINVALID, "the report must be a JSON object: %s", jsonProblem(body, nil))
+	}
+	if err := json.Unmarshal(body, &f); err != nil {
 		return domain.Backup{}, domain.Errorf(domain.EINVALID, "the report must be a JSON object: %s", jsonProblem(body, err))
 	}
 	b := domain.Backup{Origin: domain.OriginWebhook, Raw: json.RawMessage(body)}
 	b.Source = UnknownSource
-	if s, ok := str(fields["source"]); ok {
+	if s, ok := str(f.Source); ok {
 		b.Source = SanitizeSource(s)
 	}
-	b.Kind, _ = str(fields["kind"])
-	b.Message, _ = str(fields["message"])
-	b.Error, _ = str(fields["error"])
-	b.Archive, _ = str(fields["location"])
-	if s, ok := str(fields["sha256"]); ok && isHex64(s) {
+	b.Kind, _ = str(f.Kind)
+	b.Message, _ = str(f.Message)
+	b.Error, _ = str(f.Error)
+	b.Archive, _ = str(f.Location)
+	if s, ok := str(f.SHA256); ok && isHex64(s) {
 		b.SHA256 = strings.ToLower(s)
 	}
-	if n, ok := count(fields["size_bytes"]); ok {
+	if n, ok := count(f.SizeBytes); ok {
 		b.SizeBytes = n
 	}
-	b.StartedAt = timestamp(fields["started_at"])
-	b.FinishedAt = timestamp(fields["finished_at"])
-	b.Status, b.Error = reportStatus(fields["status"], b.Error)
+	b.StartedAt = timestamp(f.StartedAt)
+	b.FinishedAt = timestamp(f.FinishedAt)
+	b.Status, b.Error = reportStatus(f.Status, b.Error)
 	return b, nil
 }
 
 func jsonProblem(body []byte, err error) string {
 	if err != nil {
 		return err.Error()
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return "the body is empty"
 	}
 	return "got " + strings.TrimSpace(string(body[:min(len(body), 20)]))
 }
