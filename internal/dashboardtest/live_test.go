@@ -1,0 +1,75 @@
+package dashboardtest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/backupd/backupd/internal/catalog"
+	"github.com/backupd/backupd/internal/domain"
+	"github.com/backupd/backupd/internal/testdaemon"
+	"github.com/backupd/backupd/migrations"
+)
+
+// The daemon goes away and comes back on the same port: the indicator
+// says so, the page reconnects by itself, and an event committed while it
+// was away (by another process, straight into the catalog) shows up.
+func TestReconnectsAfterRestartAndCatchesUp(t *testing.T) {
+	d := testdaemon.Start(t, testdaemon.Options{Config: quickSources})
+	p := openPage(t, newBrowser(t), d.URL)
+	p.live()
+
+	d.Stop()
+	p.wait("the indicator to show the connection is down", `document.getElementById('conn').dataset.state === 'down'`)
+	id := writeReportOffline(t, d, "offline-engine")
+	d.Restart()
+
+	p.live()
+	p.wait("the event committed while disconnected", `document.querySelector('`+rowSel(id)+`')`)
+	p.wait("the log to say it reconnected", `document.getElementById('log').textContent.includes('Reconnected')`)
+}
+
+// writeReportOffline stores a webhook report directly in the stopped
+// daemon's catalog, which writes its event in the same transaction.
+func writeReportOffline(t *testing.T, d *testdaemon.Daemon, source string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	db, err := catalog.Open(ctx, d.DataDir+"/catalog.db", migrations.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Now().UTC()
+	res, err := db.CreateReports(ctx, []domain.Backup{{
+		Source: source, Origin: domain.OriginWebhook, Status: domain.StatusSucceeded,
+		WebhookID: fmt.Sprintf("offline_%d", now.UnixNano()), ReceivedAt: &now, FinishedAt: &now,
+		SenderIP: "127.0.0.1", Raw: json.RawMessage(`{}`),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+	return res[0].Backup.ID
+}
+
+// "Send test message" in one page shows in another page's event log.
+func TestMessageReachesAnotherPage(t *testing.T) {
+	d := testdaemon.Start(t, testdaemon.Options{Config: quickSources})
+	b := newBrowser(t)
+	sender, receiver := openPage(t, b, d.URL), openPage(t, b, d.URL)
+	sender.live()
+	receiver.live()
+
+	text := fmt.Sprintf("hello from the test %d", time.Now().UnixNano())
+	sender.do(chromedp.Clear(chromedp.CSS("#message-text")), chromedp.SendKeys(chromedp.CSS("#message-text"), text),
+		chromedp.Click(chromedp.CSS("#send-message")))
+	cond := `[...document.querySelectorAll('#log li[data-kind="message"]')].some(li => li.textContent.includes(` + jsq(text) + `))`
+	receiver.wait("the message in the other page's log", cond)
+	sender.wait("the message in the sender's own log", cond)
+}

@@ -1,0 +1,148 @@
+package dashboardtest
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+
+	"github.com/backupd/backupd/internal/catalog"
+	"github.com/backupd/backupd/internal/domain"
+	"github.com/backupd/backupd/internal/testdaemon"
+	"github.com/backupd/backupd/migrations"
+)
+
+// screenshotPath is where the README's picture of the dashboard lives.
+const screenshotPath = "../../docs/screenshot.png"
+
+const showcaseSources = `
+shutdown_grace: 1s
+sources:
+  app-files:
+    kind: files
+    path: %DIR%
+    schedule: "@daily"
+  metrics:
+    kind: command
+    command: ["head", "-c", "1500000", "/dev/urandom"]
+  broken-export:
+    kind: command
+    command: ["sh", "-c", "echo 'export: connection refused' >&2; exit 3"]
+  media:
+    kind: command
+    # Two 4 MiB parts archived (progress to show), then it stays running
+    # while the picture is taken; the daemon stops it at the end.
+    command: ["sh", "-c", "head -c 9000000 /dev/urandom; exec sleep 120"]
+`
+
+// The dashboard with a few backups of every kind, at 1,280x800, written to
+// docs/screenshot.png. DASHBOARD_SHOTS=<dir> also writes a 360 px wide and
+// a dark one there, to look at.
+func TestScreenshot(t *testing.T) {
+	dir := t.TempDir()
+	for name, size := range map[string]int{"index.html": 4 << 10, "app.db": 900 << 10, "logo.png": 60 << 10} {
+		if err := os.WriteFile(filepath.Join(dir, name), make([]byte, size), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := strings.Replace(showcaseSources, "%DIR%", dir, 1)
+	d := testdaemon.Start(t, testdaemon.Options{Config: cfg})
+	c := d.Client()
+	ctx := context.Background()
+	for _, src := range []string{"app-files", "catalog", "metrics", "broken-export"} {
+		b, err := c.CreateBackup(ctx, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.WaitBackup(b.ID)
+	}
+	writeReports(t, d)
+	running, err := c.CreateBackup(ctx, "media")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	p := openPage(t, newBrowser(t), d.URL)
+	p.do(chromedp.EmulateViewport(1280, 800))
+	p.live()
+	p.wait("every backup listed", `document.querySelectorAll('#catalog tbody tr').length === 7`)
+	p.wait("the running backup's progress", `/^[1-9].* read$/.test(document.querySelector('`+rowSel(running.ID)+`[data-status="running"] td.num')?.textContent)`)
+	eval[chromedp.Void](p, `void (document.getElementById('message-text').value = 'Deploying 4.2 at 17:00')`)
+	p.do(chromedp.Click(chromedp.CSS("#send-message")))
+	p.wait("the message in the log", `document.querySelector('#log li[data-kind="message"]')`)
+	eval[chromedp.Void](p, `void (document.activeElement.blur(), window.scrollTo(0, 0))`)
+
+	shot := screenshot(t, p, false)
+	if err := os.WriteFile(screenshotPath, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := os.Getenv("DASHBOARD_SHOTS"); out != "" {
+		p.do(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+				Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
+			return err
+		}))
+		os.WriteFile(filepath.Join(out, "dark-1280.png"), screenshot(t, p, false), 0o644)
+		p.do(chromedp.EmulateViewport(1920, 1080))
+		os.WriteFile(filepath.Join(out, "dark-1920.png"), screenshot(t, p, false), 0o644)
+		p.do(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+				Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "light"}}})
+			return err
+		}), chromedp.EmulateViewport(360, 740, chromedp.EmulateMobile))
+		os.WriteFile(filepath.Join(out, "light-360.png"), screenshot(t, p, true), 0o644)
+	}
+}
+
+func screenshot(t *testing.T, p *page, full bool) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, waitTimeout)
+	defer cancel()
+	a := chromedp.CaptureScreenshot()
+	if full {
+		a = chromedp.FullScreenshot(100)
+	}
+	b, err := chromedp.Run(ctx, a)
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	return b
+}
+
+// writeReports stores two completion reports from outside engines, as a
+// second process writing the catalog (the daemon's watcher picks them up).
+func writeReports(t *testing.T, d *testdaemon.Daemon) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := catalog.Open(ctx, filepath.Join(d.DataDir, "catalog.db"), migrations.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Now().UTC()
+	start := now.Add(-4*time.Minute - 12*time.Second)
+	reports := []domain.Backup{
+		{Source: "pg-main", Kind: "postgres", Status: domain.StatusSucceeded, SizeBytes: 734_003_200,
+			SHA256: "3b5d5c3712955042212316173ccf37be800cd0a8e1d5e6a13e3d0c6b1e5a8c9f", Message: "nightly"},
+		{Source: "mysql-shop", Kind: "mysql", Status: domain.StatusFailed, Error: "mysqldump: Got error 2013: Lost connection"},
+	}
+	for i := range reports {
+		r := &reports[i]
+		r.Origin, r.WebhookID, r.SenderIP, r.ReceivedAt = domain.OriginWebhook, r.Source+now.String(), "10.0.4.7", &now
+		r.StartedAt, r.FinishedAt, r.Raw = &start, &now, []byte(`{}`)
+	}
+	res, err := db.CreateReports(ctx, reports)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+}
