@@ -71,9 +71,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 
 	d := &daemon{cfg: cfg, log: log, db: db, store: store}
+	drill := newDrill(cfg, db, store, tmp, log)
 	d.run = runner.New(db, localStorage{store}, specs, runner.Options{
 		Workers: cfg.Workers, Compression: cfg.Compression, Version: version,
-		TempDir: tmp, Logger: log,
+		TempDir: tmp, Logger: log, AfterSuccess: verifyAfterSuccess(cfg, drill, log),
 	})
 	if err := d.run.Open(ctx); err != nil {
 		return err
@@ -95,7 +96,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Config{
-			Runner: d.run, Catalog: db, Archives: store, Sources: sourceInfos(cfg, specs),
+			Runner: d.run, Catalog: db, Archives: store, Verifier: drill, Sources: sourceInfos(cfg, specs),
 			Web: web.FS(), Tokens: cfg.Auth.Tokens, Version: version, Logger: log,
 		}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

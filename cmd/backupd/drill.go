@@ -1,0 +1,33 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/backupd/backupd/internal/catalog"
+	"github.com/backupd/backupd/internal/config"
+	"github.com/backupd/backupd/internal/domain"
+	"github.com/backupd/backupd/internal/restore"
+	"github.com/backupd/backupd/internal/storage"
+)
+
+// newDrill returns the restore drill behind POST /backups/{id}/verify and
+// verify: true. Database drills restore onto the source's own server, so
+// it gets the configured sources.
+func newDrill(cfg config.Config, db *catalog.DB, store *storage.Local, tmp string, log *slog.Logger) *restore.Drill {
+	return &restore.Drill{Store: db, Archives: store, Sources: cfg.Sources, TempDir: tmp, Logger: log}
+}
+
+// verifyAfterSuccess runs a drill after each successful backup of a source
+// with verify: true. The outcome is recorded on the backup (and sent as a
+// backup.verified event); here it is only logged.
+func verifyAfterSuccess(cfg config.Config, drill *restore.Drill, log *slog.Logger) func(context.Context, domain.Backup) {
+	return func(ctx context.Context, b domain.Backup) {
+		if !cfg.Sources[b.Source].Verify {
+			return
+		}
+		if _, err := drill.Verify(ctx, b.ID); err != nil {
+			log.Error("restore drill could not run", "backup", b.ID, "source", b.Source, "err", err)
+		}
+	}
+}
