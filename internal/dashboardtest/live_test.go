@@ -1,18 +1,14 @@
 package dashboardtest
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/backupd/backupd/internal/catalog"
 	"github.com/backupd/backupd/internal/domain"
 	"github.com/backupd/backupd/internal/testdaemon"
-	"github.com/backupd/backupd/migrations"
 )
 
 // The daemon goes away and comes back on the same port: the indicator
@@ -25,37 +21,12 @@ func TestReconnectsAfterRestartAndCatchesUp(t *testing.T) {
 
 	d.Stop()
 	p.wait("the indicator to show the connection is down", `document.getElementById('conn').dataset.state === 'down'`)
-	id := writeReportOffline(t, d, "offline-engine")
+	id := storeReports(t, d, domain.Backup{Source: "offline-engine"})[0].ID
 	d.Restart()
 
 	p.live()
 	p.wait("the event committed while disconnected", `document.querySelector('`+rowSel(id)+`')`)
 	p.wait("the log to say it reconnected", `document.getElementById('log').textContent.includes('Reconnected')`)
-}
-
-// writeReportOffline stores a webhook report directly in the stopped
-// daemon's catalog, which writes its event in the same transaction.
-func writeReportOffline(t *testing.T, d *testdaemon.Daemon, source string) int64 {
-	t.Helper()
-	ctx := context.Background()
-	db, err := catalog.Open(ctx, d.DataDir+"/catalog.db", migrations.FS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	now := time.Now().UTC()
-	res, err := db.CreateReports(ctx, []domain.Backup{{
-		Source: source, Origin: domain.OriginWebhook, Status: domain.StatusSucceeded,
-		WebhookID: fmt.Sprintf("offline_%d", now.UnixNano()), ReceivedAt: &now, FinishedAt: &now,
-		SenderIP: "127.0.0.1", Raw: json.RawMessage(`{}`),
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res[0].Err != nil {
-		t.Fatal(res[0].Err)
-	}
-	return res[0].Backup.ID
 }
 
 // "Send test message" in one page shows in another page's event log.

@@ -11,10 +11,8 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
-	"github.com/backupd/backupd/internal/catalog"
 	"github.com/backupd/backupd/internal/domain"
 	"github.com/backupd/backupd/internal/testdaemon"
-	"github.com/backupd/backupd/migrations"
 )
 
 // screenshotPath is where the README's picture of the dashboard lives.
@@ -61,7 +59,12 @@ func TestScreenshot(t *testing.T) {
 		}
 		d.WaitBackup(b.ID)
 	}
-	writeReports(t, d)
+	start := time.Now().Add(-4*time.Minute - 12*time.Second)
+	storeReports(t, d,
+		domain.Backup{Source: "pg-main", Kind: "postgres", SizeBytes: 734_003_200, StartedAt: &start, Message: "nightly",
+			SHA256: "3b5d5c3712955042212316173ccf37be800cd0a8e1d5e6a13e3d0c6b1e5a8c9f"},
+		domain.Backup{Source: "mysql-shop", Kind: "mysql", Status: domain.StatusFailed, StartedAt: &start,
+			Error: "mysqldump: Got error 2013: Lost connection"})
 	running, err := c.CreateBackup(ctx, "media")
 	if err != nil {
 		t.Fatal(err)
@@ -112,37 +115,4 @@ func screenshot(t *testing.T, p *page, full bool) []byte {
 		t.Fatalf("screenshot: %v", err)
 	}
 	return b
-}
-
-// writeReports stores two completion reports from outside engines, as a
-// second process writing the catalog (the daemon's watcher picks them up).
-func writeReports(t *testing.T, d *testdaemon.Daemon) {
-	t.Helper()
-	ctx := context.Background()
-	db, err := catalog.Open(ctx, filepath.Join(d.DataDir, "catalog.db"), migrations.FS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	now := time.Now().UTC()
-	start := now.Add(-4*time.Minute - 12*time.Second)
-	reports := []domain.Backup{
-		{Source: "pg-main", Kind: "postgres", Status: domain.StatusSucceeded, SizeBytes: 734_003_200,
-			SHA256: "3b5d5c3712955042212316173ccf37be800cd0a8e1d5e6a13e3d0c6b1e5a8c9f", Message: "nightly"},
-		{Source: "mysql-shop", Kind: "mysql", Status: domain.StatusFailed, Error: "mysqldump: Got error 2013: Lost connection"},
-	}
-	for i := range reports {
-		r := &reports[i]
-		r.Origin, r.WebhookID, r.SenderIP, r.ReceivedAt = domain.OriginWebhook, r.Source+now.String(), "10.0.4.7", &now
-		r.StartedAt, r.FinishedAt, r.Raw = &start, &now, []byte(`{}`)
-	}
-	res, err := db.CreateReports(ctx, reports)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range res {
-		if r.Err != nil {
-			t.Fatal(r.Err)
-		}
-	}
 }
