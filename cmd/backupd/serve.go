@@ -16,8 +16,10 @@ import (
 	"github.com/backupd/backupd/internal/catalog"
 	"github.com/backupd/backupd/internal/config"
 	"github.com/backupd/backupd/internal/httpapi"
+	"github.com/backupd/backupd/internal/hub"
 	"github.com/backupd/backupd/internal/runner"
 	"github.com/backupd/backupd/internal/storage"
+	"github.com/backupd/backupd/internal/webhook"
 	"github.com/backupd/backupd/migrations"
 	"github.com/backupd/backupd/web"
 )
@@ -71,10 +73,18 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 
 	d := &daemon{cfg: cfg, log: log, db: db, store: store}
+	d.hub = hub.New(db, hub.Options{
+		QueueSize: cfg.WebSocket.QueueSize, AllowedOrigins: cfg.WebSocket.AllowedOrigins, Logger: log,
+	})
+	stopWatch, err := d.watch(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopWatch()
 	drill := newDrill(cfg, db, store, tmp, log)
 	d.run = runner.New(db, localStorage{store}, specs, runner.Options{
 		Workers: cfg.Workers, Compression: cfg.Compression, Version: version,
-		TempDir: tmp, Logger: log, AfterSuccess: verifyAfterSuccess(cfg, drill, log),
+		TempDir: tmp, Logger: log, AfterSuccess: verifyAfterSuccess(cfg, drill, log), OnProgress: d.hub.Broadcast,
 	})
 	if err := d.run.Open(ctx); err != nil {
 		return err
@@ -90,6 +100,22 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 
+	intake := webhook.NewIntake(db, 0)
+	intake.Open()
+	defer intake.Close()
+	recv, err := webhook.NewReceiver(cfg.Webhooks.Secrets, cfg.Webhooks.TrustedProxies, intake)
+	if err != nil {
+		return err
+	}
+	disp, err := webhook.NewDispatcher(db, cfg.Webhooks.Outbound, webhook.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	if err := disp.Open(ctx); err != nil {
+		return err
+	}
+	defer disp.Close()
+
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -97,7 +123,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Config{
 			Runner: d.run, Catalog: db, Archives: store, Verifier: drill, Sources: sourceInfos(cfg, specs),
-			Web: web.FS(), Tokens: cfg.Auth.Tokens, Version: version, Logger: log,
+			Hub: d.hub, Extra: httpapi.WebhookRoutes(recv, db, log), Web: web.FS(), Tokens: cfg.Auth.Tokens, Version: version, Logger: log,
 		}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
@@ -117,6 +143,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if serr := srv.Shutdown(shutCtx); serr != nil {
 		srv.Close()
 	}
+	d.hub.Close() // WebSocket connections are hijacked: Shutdown leaves them
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -130,4 +157,24 @@ type daemon struct {
 	db    *catalog.DB
 	store *storage.Local
 	run   *runner.Runner
+	hub   *hub.Hub
+}
+
+// watch starts the catalog watcher, which hands every event committed from
+// now on (by this process or any other) to the hub, in order. Older events
+// reach clients through the hub's replay from the catalog.
+func (d *daemon) watch(ctx context.Context) (stop func(), err error) {
+	head, err := d.db.LastEventID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	wctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := d.db.Watch(wctx, head, catalog.DefaultPoll, d.hub.Publish); err != nil {
+			d.log.Error("catalog watcher stopped; live events stop until restart", "err", err)
+		}
+	}()
+	return func() { cancel(); <-done }, nil
 }
