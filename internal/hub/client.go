@@ -1,0 +1,170 @@
+package hub
+
+import (
+	"log/slog"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/backupd/backupd/internal/domain"
+)
+
+// client is one WebSocket session.
+type client struct {
+	h    *Hub
+	conn *websocket.Conn
+	id   string
+	log  *slog.Logger
+
+	// queue is the bounded queue between the hub and the write pump; it is
+	// never closed, only abandoned.
+	queue chan outgoing
+	// closeNow is closed once (by kickLocked) to make the write pump send
+	// closeCode/closeReason at once, ahead of whatever is queued.
+	closeNow chan struct{}
+	// readDone is closed when the read pump has returned.
+	readDone chan struct{}
+
+	// Guarded by h.mu.
+	proto       int  // 1 until a hello says 2
+	live        bool // a protocol 2 client that finished its replay
+	joinHead    int64
+	closing     bool // kicked, or a close frame is queued
+	closeCode   int
+	closeReason string
+	announced   bool // socket_disconnect already sent for it
+
+	// Set at hello, before the replay is queued; read-only afterwards.
+	sources map[string]bool
+	types   map[string]bool
+
+	// lastID is the last stored event id written; write pump only.
+	lastID int64
+}
+
+// outgoing is one item of a client's queue.
+type outgoing struct {
+	pm *websocket.PreparedMessage
+	id int64 // stored event id, 0 for anything else
+	// replay, when set, makes the write pump replay from *replay and then
+	// join the live stream.
+	replay *int64
+	// closeCode, when set, makes the write pump send a close frame and stop.
+	closeCode   int
+	closeReason string
+}
+
+// match reports whether a protocol 2 client's filters let ev through. An
+// event without a source (a test message) passes any source filter.
+func (c *client) match(ev domain.Event) bool {
+	if len(c.types) > 0 && !c.types[ev.Type] {
+		return false
+	}
+	if len(c.sources) > 0 && ev.Source != "" && !c.sources[ev.Source] {
+		return false
+	}
+	return true
+}
+
+// register adds c and queues its greeting in the same critical section, so
+// socket_connected is always its first message. It fails once the hub is
+// closed.
+func (h *Hub) register(c *client) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.clients[c] = struct{}{}
+	wsClients.Inc()
+	h.wg.Add(1) // the write pump; the read pump runs in ServeHTTP
+	h.enqueueLocked(c, outgoing{pm: h.mustPrepare(greeting(c.id))})
+	return true
+}
+
+// unregister removes c and tells the protocol 1 clients it has gone,
+// unless the whole hub is going away.
+func (h *Hub) unregister(c *client) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.removeLocked(c)
+	if !h.closed && !c.announced {
+		c.announced = true
+		h.broadcastP1Locked(socketDisconnect(c.id))
+	}
+}
+
+func (h *Hub) removeLocked(c *client) {
+	if _, ok := h.clients[c]; ok {
+		delete(h.clients, c)
+		wsClients.Dec()
+	}
+}
+
+// enqueueLocked puts m on c's queue or, if the queue is full, closes c as a
+// slow consumer. It never waits.
+func (h *Hub) enqueueLocked(c *client, m outgoing) {
+	if c.closing {
+		return
+	}
+	select {
+	case c.queue <- m:
+	default:
+		h.kickLocked(c, CloseSlowConsumer, "")
+	}
+}
+
+// enqueue is enqueueLocked for the read pump.
+func (h *Hub) enqueue(c *client, m outgoing) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.enqueueLocked(c, m)
+}
+
+// kickLocked makes c's write pump send a close frame with code ahead of
+// anything queued. c stops receiving events at once.
+func (h *Hub) kickLocked(c *client, code int, reason string) {
+	if c.closing {
+		return
+	}
+	c.closing, c.closeCode, c.closeReason = true, code, reason
+	h.removeLocked(c)
+	close(c.closeNow)
+	if code == CloseSlowConsumer {
+		wsSlowDisconnects.Inc()
+		c.log.Warn("slow consumer disconnected", "queue", cap(c.queue))
+		if h.testHookKick != nil {
+			h.testHookKick(c)
+		}
+	}
+}
+
+// closeAfterQueued queues a close frame behind what is already queued (an
+// error message, a socket_disconnect), so the client reads those first.
+func (h *Hub) closeAfterQueued(c *client, code int, reason string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.enqueueLocked(c, outgoing{closeCode: code, closeReason: reason})
+	c.closing = true
+	h.removeLocked(c)
+}
+
+// join makes a replaying protocol 2 client live. It succeeds when the
+// replay has reached the published head, or when force is set; joinHead is
+// then the id up to which the client must still replay from the store,
+// while everything published after it goes through the queue.
+func (h *Hub) join(c *client, last int64, force bool) (joinHead int64, ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case c.closing:
+		return 0, false
+	case h.head <= last:
+		c.joinHead = last // the store may be ahead of what was published
+	case force:
+		c.joinHead = h.head
+	default:
+		return 0, false
+	}
+	c.live = true
+	return c.joinHead, true
+}

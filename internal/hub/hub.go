@@ -1,0 +1,197 @@
+// Package hub fans events out to WebSocket clients. It speaks protocol 1
+// (the original eventType messages) and protocol 2 (hello/welcome, replay
+// from an offset, filters); docs/protocol.md is the contract.
+//
+// Each connection has a read pump and a write pump, and a bounded queue
+// between the hub and its write pump. Publish and Broadcast encode a message
+// once per protocol and only ever try to enqueue it: a client whose queue is
+// full is closed as a slow consumer, and recovers by reconnecting with
+// since=<last id>, because stored events are durable.
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/backupd/backupd/internal/domain"
+)
+
+// EventStore is where replayed events come from: the catalog's events table.
+type EventStore interface {
+	// ListEvents returns stored events with id > since, ascending, at most limit.
+	ListEvents(ctx context.Context, since int64, limit int) ([]domain.Event, error)
+}
+
+// lastEventIDer is optionally implemented by the store (the catalog does),
+// so that welcome can name the head before anything has been published.
+type lastEventIDer interface {
+	LastEventID(ctx context.Context) (int64, error)
+}
+
+// Options tune a Hub. Zero values take the defaults.
+type Options struct {
+	QueueSize      int           // per-client bounded queue (default 256)
+	AllowedOrigins []string      // besides same-host; empty Origin header (non-browser) is allowed
+	PingInterval   time.Duration // server ping (default 25s); pong wait = 2x
+	Logger         *slog.Logger
+}
+
+// Defaults and fixed limits.
+const (
+	DefaultQueueSize    = 256
+	DefaultPingInterval = 25 * time.Second
+	readLimit           = 64 << 10
+	writeWait           = 10 * time.Second
+	// closeGrace is how long a closing session waits for the peer's close
+	// frame before dropping the TCP connection; closing with unread data
+	// would send a reset that can destroy the close frame we just wrote.
+	closeGrace = 2 * time.Second
+	replayPage = 500
+)
+
+// Hub is the WebSocket hub. Its methods are safe for concurrent use.
+type Hub struct {
+	store    EventStore
+	opt      Options
+	log      *slog.Logger
+	upgrader websocket.Upgrader
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+
+	mu      sync.Mutex
+	clients map[*client]struct{}
+	head    int64 // highest id published
+	closed  bool
+
+	// testHookKick, when set, is called (under mu) each time a client is
+	// closed as a slow consumer; tests use it instead of polling.
+	testHookKick func(*client)
+}
+
+// New returns a Hub that replays from store. Call Close to stop it.
+func New(store EventStore, opt Options) *Hub {
+	if opt.QueueSize <= 0 {
+		opt.QueueSize = DefaultQueueSize
+	}
+	if opt.PingInterval <= 0 {
+		opt.PingInterval = DefaultPingInterval
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	h := &Hub{
+		store:   store,
+		opt:     opt,
+		log:     opt.Logger.With("component", "hub"),
+		clients: make(map[*client]struct{}),
+	}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	h.upgrader = websocket.Upgrader{
+		ReadBufferSize:  4096,
+		WriteBufferSize: 4096,
+		// Idle clients then hold no write buffer: it matters at thousands.
+		WriteBufferPool: &sync.Pool{},
+		CheckOrigin:     h.checkOrigin,
+	}
+	return h
+}
+
+// Publish sends a stored event to every matching live client. It is called
+// by one goroutine in increasing id order, and never blocks on a client.
+func (h *Hub) Publish(ev domain.Event) {
+	ev.Ephemeral = false
+	p1, p2 := h.prepare(ev)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if ev.ID <= h.head {
+		h.log.Warn("event published twice or out of order; dropped", "id", ev.ID, "head", h.head)
+		return
+	}
+	h.head = ev.ID
+	for c := range h.clients {
+		switch {
+		case c.proto == 1:
+			h.enqueueLocked(c, outgoing{pm: p1, id: ev.ID})
+		case c.live && ev.ID > c.joinHead && c.match(ev):
+			h.enqueueLocked(c, outgoing{pm: p2, id: ev.ID})
+		}
+	}
+}
+
+// Broadcast sends an ephemeral event (a progress tick, a test message) to
+// every matching live client. It is never stored, so never replayed.
+func (h *Hub) Broadcast(ev domain.Event) {
+	ev.ID, ev.Ephemeral = 0, true
+	if ev.Time.IsZero() {
+		ev.Time = time.Now().UTC()
+	}
+	p1, p2 := h.prepare(ev)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.clients {
+		switch {
+		case c.proto == 1:
+			h.enqueueLocked(c, outgoing{pm: p1})
+		case c.live && c.match(ev):
+			h.enqueueLocked(c, outgoing{pm: p2})
+		}
+	}
+}
+
+// prepare encodes ev once for each protocol; the frames are then shared by
+// every client's write pump.
+func (h *Hub) prepare(ev domain.Event) (p1, p2 *websocket.PreparedMessage) {
+	return h.mustPrepare(p1Message(ev)), h.mustPrepare(p2Message(ev))
+}
+
+// broadcastP1Locked sends a presence message (socket_added,
+// socket_disconnect) to protocol 1 clients, the only ones that know them.
+func (h *Hub) broadcastP1Locked(v any) {
+	pm := h.mustPrepare(v)
+	for c := range h.clients {
+		if c.proto == 1 {
+			h.enqueueLocked(c, outgoing{pm: pm})
+		}
+	}
+}
+
+func (h *Hub) mustPrepare(v any) *websocket.PreparedMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Every value sent is built here from JSON-safe parts.
+		panic("hub: encode message: " + err.Error())
+	}
+	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, b)
+	if err != nil {
+		panic("hub: prepare message: " + err.Error())
+	}
+	return pm
+}
+
+// Clients returns the number of connected clients.
+func (h *Hub) Clients() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.clients)
+}
+
+// Close closes every client with 1001 (going away), refuses new ones, and
+// waits for all of the hub's goroutines to end.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	if !h.closed {
+		h.closed = true
+		for c := range h.clients {
+			h.kickLocked(c, websocket.CloseGoingAway, "server shutting down")
+		}
+	}
+	h.mu.Unlock()
+	h.cancel()
+	h.wg.Wait()
+}

@@ -1,0 +1,22 @@
+package hub
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// The hub's metrics, registered once with the default registry.
+var (
+	wsClients = promauto.NewGauge(prometheus.GaugeOpts{
+		Name: "backupd_ws_clients",
+		Help: "WebSocket clients connected now.",
+	})
+	wsSlowDisconnects = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "backupd_ws_slow_disconnects_total",
+		Help: "WebSocket clients closed because their queue was full (close code 4002).",
+	})
+	wsMessagesSent = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "backupd_ws_messages_sent_total",
+		Help: "WebSocket data messages written to clients, replayed ones included.",
+	})
+)
