@@ -154,6 +154,9 @@ func (w *Writer) AddStream(name string, r io.Reader) error {
 	}
 	e := Entry{Name: name, Type: TypeStream, Mode: 0o600, ModTime: time.Now().UTC()}
 	h := sha256.New()
+	// Count bytes as they are read, not as parts are written: progress of a
+	// slow dump must show before its first part fills.
+	r = &countingReader{r: r, n: &w.bytesIn}
 	for i := 0; ; i++ {
 		n, err := io.ReadFull(r, w.part)
 		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
@@ -201,8 +204,19 @@ func (w *Writer) writePart(name string, b []byte, h hash.Hash) error {
 	if _, err := w.tw.Write(b); err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
-	w.bytesIn.Add(int64(len(b)))
 	return nil
+}
+
+// countingReader adds what it reads to n.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	k, err := c.r.Read(p)
+	c.n.Add(int64(k))
+	return k, err
 }
 
 // SetInfo records v under key in the manifest's info object; v must
