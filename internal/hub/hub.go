@@ -114,6 +114,7 @@ func (h *Hub) Publish(ev domain.Event) {
 		return
 	}
 	h.head = ev.ID
+	eventsEmitted.Inc()
 	for c := range h.clients {
 		switch {
 		case c.proto == 1:

@@ -15,6 +15,10 @@ var (
 		Name: "backupd_ws_slow_disconnects_total",
 		Help: "WebSocket clients closed because their queue was full (close code 4002).",
 	})
+	eventsEmitted = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "backupd_events_emitted_total",
+		Help: "Stored events published to WebSocket clients, each counted once.",
+	})
 	wsMessagesSent = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "backupd_ws_messages_sent_total",
 		Help: "WebSocket data messages written to clients, replayed ones included.",

@@ -63,8 +63,14 @@ func (r *Runner) run(id int64) {
 	log := r.log.With("backup", id, "source", b.Source)
 	log.Info("backup started", "archive", b.Archive)
 	start := time.Now()
+	backupsRunning.Inc()
 	res, err := r.dump(b, spec)
+	backupsRunning.Dec()
 	f := outcome(res, err)
+	backupDuration.WithLabelValues(b.Source, string(f.Status)).Observe(time.Since(start).Seconds())
+	if f.Status == domain.StatusSucceeded {
+		backupSize.WithLabelValues(b.Source).Observe(float64(res.Size))
+	}
 	if f.Status == domain.StatusSucceeded {
 		log.Info("backup succeeded", "bytes", res.Size, "sha256", res.SHA256, "took", time.Since(start).Round(time.Millisecond))
 	} else {
