@@ -99,14 +99,19 @@ func (p *Postgres) dumpDB(ctx context.Context, a Archive, pgDump, db string) (Da
 		tables map[string]int64
 		err    error
 	}
+	countCtx, stopCount := context.WithCancel(ctx)
+	defer stopCount()
 	done := make(chan counted, 1)
 	go func() {
-		t, err := CountPostgres(ctx, tx)
+		t, err := CountPostgres(countCtx, tx)
 		done <- counted{t, err}
 	}()
 	info := DatabaseInfo{Stream: url.PathEscape(db) + ".pgdump", Exact: true}
 	argv := append([]string{pgDump, "-Fc", "-Z0", "--snapshot=" + snapshot, "-d", db}, p.srv.PostgresArgs()...)
 	dumpErr := streamTool(ctx, a, info.Stream, argv, p.srv.PostgresEnv(), nil)
+	if dumpErr != nil {
+		stopCount() // no use counting for a failed dump
+	}
 	c := <-done // the snapshot must outlive pg_dump's import of it
 	if dumpErr != nil {
 		return info, p.toolErr(dumpErr)
