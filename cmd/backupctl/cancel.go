@@ -10,11 +10,7 @@ func (a *app) newCancelCmd() *cobra.Command {
 		Short: "Cancel a queued or running backup",
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			id, err := parseID(argv[0])
-			if err != nil {
-				return err
-			}
-			c, err := a.client()
+			id, c, err := a.idClient(argv[0])
 			if err != nil {
 				return err
 			}

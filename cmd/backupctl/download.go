@@ -22,11 +22,7 @@ PATH.partial, which the next download resumes. A file that does not verify
 is deleted. Here -o names the destination; the output is always text.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			id, err := parseID(argv[0])
-			if err != nil {
-				return err
-			}
-			c, err := a.client()
+			id, c, err := a.idClient(argv[0])
 			if err != nil {
 				return err
 			}

@@ -4,6 +4,8 @@ import (
 	"strconv"
 
 	"github.com/spf13/cobra"
+
+	"github.com/backupd/backupd/internal/client"
 )
 
 func (a *app) newStatusCmd() *cobra.Command {
@@ -12,11 +14,7 @@ func (a *app) newStatusCmd() *cobra.Command {
 		Short: "Show one backup",
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			id, err := parseID(argv[0])
-			if err != nil {
-				return err
-			}
-			c, err := a.client()
+			id, c, err := a.idClient(argv[0])
 			if err != nil {
 				return err
 			}
@@ -27,6 +25,17 @@ func (a *app) newStatusCmd() *cobra.Command {
 			return a.printBackup(b)
 		},
 	}
+}
+
+// idClient parses a backup id argument and makes the API client: the
+// preamble of every command that acts on one backup.
+func (a *app) idClient(arg string) (int64, *client.Client, error) {
+	id, err := parseID(arg)
+	if err != nil {
+		return 0, nil, err
+	}
+	c, err := a.client()
+	return id, c, err
 }
 
 func parseID(s string) (int64, error) {

@@ -18,11 +18,7 @@ integrity check) and removed. The outcome is recorded on the backup.
 Exits 1 if the drill fails; the reason is printed and kept as verify_error.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			id, err := parseID(argv[0])
-			if err != nil {
-				return err
-			}
-			c, err := a.client()
+			id, c, err := a.idClient(argv[0])
 			if err != nil {
 				return err
 			}
