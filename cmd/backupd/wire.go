@@ -55,7 +55,7 @@ func buildSources(cfg config.Config) ([]runner.Spec, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sources.%s: %w", name, err)
 		}
-		specs = append(specs, runner.Spec{Name: name, Source: src, Timeout: s.Timeout})
+		specs = append(specs, runner.Spec{Name: name, Source: src, Timeout: s.Timeout, Keep: s.Keep})
 	}
 	sort.Slice(specs, func(i, j int) bool { return specs[i].Name < specs[j].Name })
 	return specs, nil

@@ -22,6 +22,7 @@ type Store interface {
 	CreateBackup(ctx context.Context, source, kind string) (domain.Backup, error)
 	StartBackup(ctx context.Context, id int64, archive string) (domain.Backup, error)
 	FinishBackup(ctx context.Context, id int64, f domain.Finish) (domain.Backup, error)
+	ExpireArchives(ctx context.Context, source string, keep int) ([]string, error)
 	CancelQueued(ctx context.Context, id int64) (domain.Backup, error)
 	Backup(ctx context.Context, id int64) (domain.Backup, error)
 	Recover(ctx context.Context) (interrupted, queued []domain.Backup, err error)
@@ -37,6 +38,7 @@ type Pending interface {
 // Storage is where archives go.
 type Storage interface {
 	Create(name string) (Pending, error)
+	Remove(name string) error
 	RemovePartials() ([]string, error)
 }
 
@@ -45,6 +47,8 @@ type Spec struct {
 	Name    string
 	Source  source.Source
 	Timeout time.Duration
+	// Keep is how many succeeded archives to keep; 0 keeps all.
+	Keep int
 }
 
 // Options tune a Runner.
@@ -58,8 +62,9 @@ type Options struct {
 	// ephemeral progress event for each running backup.
 	OnProgress    func(domain.Event)
 	ProgressEvery time.Duration
-	// AfterSuccess, if set, runs after a backup succeeded (a restore drill,
-	// retention), on the runner's context, outside the worker's slot.
+	// AfterSuccess, if set, runs after a backup succeeded and retention was
+	// applied (a restore drill, say), in the worker, on the runner's
+	// context: the worker takes its next backup once it returns.
 	AfterSuccess func(ctx context.Context, b domain.Backup)
 }
 

@@ -76,8 +76,30 @@ func (r *Runner) run(id int64) {
 	} else {
 		log.Warn("backup did not succeed", "status", f.Status, "err", f.Error)
 	}
-	if done := r.finish(b, f); done.Status == domain.StatusSucceeded && r.opt.AfterSuccess != nil {
+	done := r.finish(b, f)
+	if done.Status != domain.StatusSucceeded {
+		return
+	}
+	r.expire(spec)
+	if r.opt.AfterSuccess != nil {
 		r.opt.AfterSuccess(r.ctx, done)
+	}
+}
+
+// expire applies the source's retention after a success, so the archives
+// kept never drop below keep good ones.
+func (r *Runner) expire(spec Spec) {
+	names, err := r.store.ExpireArchives(r.ctx, spec.Name, spec.Keep)
+	if err != nil {
+		r.log.Error("apply retention", "source", spec.Name, "err", err)
+		return
+	}
+	for _, name := range names {
+		if err := r.storage.Remove(name); err != nil {
+			r.log.Error("remove expired archive", "source", spec.Name, "archive", name, "err", err)
+			continue
+		}
+		r.log.Info("removed expired archive", "source", spec.Name, "archive", name, "keep", spec.Keep)
 	}
 }
 

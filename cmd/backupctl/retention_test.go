@@ -1,0 +1,44 @@
+package main_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/backupd/backupd/internal/testdaemon"
+)
+
+// keep: 2 leaves the two newest archives; older records stay in the
+// catalog without an archive, and saying so is what a download answers.
+func TestRetentionKeepsNewest(t *testing.T) {
+	d := testdaemon.Start(t, testdaemon.Options{Config: `
+sources:
+  small:
+    kind: command
+    command: ["echo", "hello"]
+    keep: 2
+`})
+	first := runBackup(t, d, "small")
+	second := runBackup(t, d, "small")
+	third := runBackup(t, d, "small")
+	archives := filepath.Join(d.DataDir, "archives")
+	if _, err := os.Stat(filepath.Join(archives, first.Archive)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the oldest archive is still there: %v", err)
+	}
+	for _, b := range []string{second.Archive, third.Archive} {
+		if _, err := os.Stat(filepath.Join(archives, b)); err != nil {
+			t.Fatalf("kept archive %s: %v", b, err)
+		}
+	}
+	got, err := d.Client().Backup(context.Background(), first.ID)
+	if err != nil || got.Status != "succeeded" || got.Archive != "" || got.SHA256 != first.SHA256 {
+		t.Fatalf("expired record = %+v, %v", got, err)
+	}
+	_, errOut, code := d.Backupctl(context.Background(), "download", itoa(first.ID), "-o", t.TempDir())
+	if code != 1 || !strings.Contains(errOut, "no archive") {
+		t.Fatalf("download of an expired backup: exit %d, %s", code, errOut)
+	}
+}
