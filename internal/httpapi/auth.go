@@ -24,6 +24,9 @@ func (s *Server) requireToken(allowQuery bool) func(http.Handler) http.Handler {
 			if !ok && allowQuery {
 				tok, ok = r.URL.Query().Get("token"), r.URL.Query().Has("token")
 			}
+			// Signed webhooks answer 401 too, but a bearer token would not
+			// help them: the challenge belongs here only.
+			w.Header().Set("WWW-Authenticate", `Bearer realm="backupd"`)
 			if !ok {
 				WriteError(w, r, s.log, domain.Errorf(domain.EUNAUTHORIZED, "this server needs a bearer token: send Authorization: Bearer <token> (backupctl --token or BACKUPD_TOKEN)"))
 				return

@@ -50,9 +50,6 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 			body[k] = v
 		}
 	}
-	if status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="backupd"`)
-	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
