@@ -24,14 +24,13 @@ func (s *Server) requireToken(allowQuery bool) func(http.Handler) http.Handler {
 			if !ok && allowQuery {
 				tok, ok = r.URL.Query().Get("token"), r.URL.Query().Has("token")
 			}
-			// Signed webhooks answer 401 too, but a bearer token would not
-			// help them: the challenge belongs here only.
-			w.Header().Set("WWW-Authenticate", `Bearer realm="backupd"`)
 			if !ok {
+				challenge(w)
 				WriteError(w, r, s.log, domain.Errorf(domain.EUNAUTHORIZED, "this server needs a bearer token: send Authorization: Bearer <token> (backupctl --token or BACKUPD_TOKEN)"))
 				return
 			}
 			if !s.validToken(tok) {
+				challenge(w)
 				WriteError(w, r, s.log, domain.Errorf(domain.EUNAUTHORIZED, "the bearer token is not valid for this server"))
 				return
 			}
@@ -48,4 +47,10 @@ func (s *Server) validToken(tok string) bool {
 		ok |= subtle.ConstantTimeCompare([]byte(tok), []byte(t))
 	}
 	return ok == 1
+}
+
+// challenge names the scheme a 401 wants. Signed webhooks answer 401 too,
+// but a bearer token would not help them, so WriteError does not add it.
+func challenge(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="backupd"`)
 }
