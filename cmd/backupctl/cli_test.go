@@ -55,7 +55,7 @@ func TestTokensRequired(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 401 || resp.Header.Get("Content-Type") != "application/problem+json" {
+	if resp.StatusCode != 401 || resp.Header.Get("Content-Type") != "application/problem+json" || resp.Header.Get("WWW-Authenticate") == "" {
 		t.Fatalf("without token: %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
 	req, _ := http.NewRequest("GET", d.URL+"/api/v1/backups", nil)

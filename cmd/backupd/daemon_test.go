@@ -174,6 +174,9 @@ func TestSignedWebhookReachesClient(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("unsigned webhook: %v %v", resp, err)
 	}
+	if h := resp.Header.Get("WWW-Authenticate"); h != "" {
+		t.Errorf("a signed endpoint's 401 asks for %q; a bearer token would not help", h)
+	}
 }
 
 func TestMetricsExposed(t *testing.T) {
