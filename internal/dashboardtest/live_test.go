@@ -42,5 +42,6 @@ func TestMessageReachesAnotherPage(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#send-message")))
 	cond := `[...document.querySelectorAll('#log li[data-kind="message"]')].some(li => li.textContent.includes(` + jsq(text) + `))`
 	receiver.wait("the message in the other page's log", cond)
-	sender.wait("the message in the sender's own log", cond)
+	sender.wait("the message in the sender's own log, as its own", `[...document.querySelectorAll('#log li[data-kind="message"]')].some(li =>
+		li.textContent.includes('Message from this page: ' + `+jsq(text)+`))`)
 }

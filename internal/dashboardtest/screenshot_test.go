@@ -75,6 +75,8 @@ func TestScreenshot(t *testing.T) {
 	p.live()
 	p.wait("every backup listed", `document.querySelectorAll('#catalog tbody tr').length === 7`)
 	p.wait("the running backup's progress", `/^[1-9].* read$/.test(document.querySelector('`+rowSel(running.ID)+`[data-status="running"] td.num')?.textContent)`)
+	// Only progress events tell the sources panel how far a backup is.
+	p.wait("a progress event in the sources panel", `document.querySelector('#sources li[data-source="media"] .last')?.textContent.includes('MiB read')`)
 	eval[chromedp.Void](p, `void (document.getElementById('message-text').value = 'Deploying 4.2 at 17:00')`)
 	p.do(chromedp.Click(chromedp.CSS("#send-message")))
 	p.wait("the message in the log", `document.querySelector('#log li[data-kind="message"]')`)

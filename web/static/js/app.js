@@ -30,6 +30,8 @@ const live = new Live({
   onError: (text) => showError(text),
 });
 
+log.self = () => live.clientId;
+
 function onEvent(ev) {
   log.event(ev);
   if (ev.type === 'backup.progress') {

@@ -35,12 +35,13 @@ export class Catalog {
     const r = await api(this.query());
     // Events may have arrived while the list was on its way: keep what they
     // said where it is newer than the list (upsert never moves back).
-    const seen = [...this.byId.values()];
+    const seen = this.byId;
     const newest = r.backups[0]?.id ?? 0;
-    this.byId.clear();
-    this.tbody.replaceChildren();
+    this.byId = new Map();
     this.page(r);
-    for (const b of seen) if (this.byId.has(b.id) || b.id > newest) this.upsert(b, true);
+    for (const b of seen.values()) if (this.byId.has(b.id) || b.id > newest) this.upsert(b, true);
+    for (const tr of [...this.tbody.rows]) if (!this.byId.has(Number(tr.dataset.id))) tr.remove();
+    this.update();
   }
 
   async loadOlder() {
@@ -106,7 +107,11 @@ export class Catalog {
     const tr = this.build(b);
     const old = this.row(b.id);
     if (old) {
+      if (old.innerHTML === tr.innerHTML && old.dataset.status === tr.dataset.status) return;
+      // Keep the keyboard focus on the same control of the row.
+      const focused = old.contains(document.activeElement) && document.activeElement.className;
       old.replaceWith(tr);
+      if (focused) tr.querySelector(`.${focused.split(' ')[0]}`)?.focus();
       return;
     }
     // Newest first: before the first row with a smaller id.

@@ -53,6 +53,7 @@ export class Live {
     switch (msg.eventType) {
       case 'welcome': {
         const fresh = this.lastId === null;
+        this.clientId = msg.client_id;
         if (fresh) this.lastId = msg.head;
         this.attempt = 0;
         this.onState('live', 'Live');

@@ -7,6 +7,7 @@ const KEEP = 200;
 export class EventLog {
   constructor(list) {
     this.list = list;
+    this.self = () => ''; // this page's client id, to name its own messages
   }
 
   add(kind, text, at = new Date().toISOString()) {
@@ -22,7 +23,8 @@ export class EventLog {
     if (ev.type === 'message') {
       const d = ev.data || {};
       const text = typeof d.text === 'string' ? d.text : JSON.stringify(d.text);
-      this.add('message', `Message from ${String(d.id || 'someone').slice(0, 8)}: ${text}`, ev.time);
+      const from = d.id && d.id === this.self() ? 'this page' : `client ${String(d.id || '?').slice(0, 8)}`;
+      this.add('message', `Message from ${from}: ${text}`, ev.time);
       return;
     }
     this.add('event', describe(ev), ev.time);

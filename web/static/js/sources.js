@@ -21,7 +21,11 @@ export class Sources {
     this.byName = new Map(all.map((s) => [s.name, s]));
     // Keep what events said meanwhile, where it is newer than the answer.
     for (const s of before.values()) if (s.last) this.backup(s.last, false);
-    this.list.replaceChildren(...all.map((s) => this.build(s)));
+    // Update the entries in place: a button that is replaced under a
+    // pointer or the keyboard focus would swallow the click or lose focus.
+    const items = all.map((s) => this.item(s) ?? this.build(s));
+    items.forEach((li, i) => this.update(all[i], li));
+    this.list.replaceChildren(...items);
     if (!all.length) this.list.append(el('li', { class: 'muted' }, 'No sources are configured.'));
   }
 
@@ -50,14 +54,18 @@ export class Sources {
     }
   }
 
+  item(s) {
+    return this.list.querySelector(`li[data-source="${CSS.escape(s.name)}"]`);
+  }
+
   render(s) {
-    this.list.querySelector(`li[data-source="${CSS.escape(s.name)}"]`)?.replaceWith(this.build(s));
+    const li = this.item(s);
+    if (li) this.update(s, li);
   }
 
   build(s) {
     const id = `src-${s.name}`;
-    const disabled = busy(s.last) || this.pending.has(s.name);
-    const button = el('button', { type: 'button', class: 'run', disabled, 'data-source': s.name },
+    const button = el('button', { type: 'button', class: 'run', 'data-source': s.name },
       'Run backup', hidden(` of ${s.name}`));
     button.addEventListener('click', () => this.onRun(s.name));
     return el('li', { class: 'source', 'data-source': s.name },
@@ -65,7 +73,13 @@ export class Sources {
         el('h3', { id }, s.name),
         el('span', { class: 'muted' }, [s.kind, s.schedule].filter(Boolean).join(' · '))),
       button,
-      el('p', { class: 'last' }, lastText(s.last)));
+      el('p', { class: 'last' }));
+  }
+
+  /** update shows s's last backup and whether it can run now. */
+  update(s, li) {
+    li.querySelector('button.run').disabled = busy(s.last) || this.pending.has(s.name);
+    li.querySelector('.last').replaceChildren(lastText(s.last));
   }
 }
 
