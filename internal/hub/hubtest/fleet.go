@@ -6,6 +6,7 @@
 package hubtest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -36,23 +37,32 @@ type Options struct {
 	Header http.Header
 	// Parallel is how many handshakes run at once (default 16).
 	Parallel int
+	// EventTime measures each protocol 2 event from its "time" field (set
+	// when the event was committed) instead of a stamp in its data, so that
+	// a bench can time events it did not publish itself, such as those of a
+	// daemon in another process on the same machine.
+	EventTime bool
 }
 
 // Fleet is a set of connected clients counting what they receive.
 type Fleet struct {
-	clients  []*client
-	received atomic.Int64
-	notify   chan struct{}
-	wg       sync.WaitGroup
-	closing  atomic.Bool
-	errMu    sync.Mutex
-	err      error
+	clients   []*client
+	eventTime bool
+	received  atomic.Int64
+	closed    atomic.Int64
+	notify    chan struct{}
+	wg        sync.WaitGroup
+	closing   atomic.Bool
+	errMu     sync.Mutex
+	err       error
 }
 
 type client struct {
-	conn *websocket.Conn
-	mu   sync.Mutex
-	lat  []time.Duration
+	conn     *websocket.Conn
+	mu       sync.Mutex
+	lat      []time.Duration
+	received atomic.Int64
+	buf      bytes.Buffer // reused for every message it reads
 }
 
 // Dial connects n clients to the hub at url (ws:// or http://) and returns
@@ -68,7 +78,7 @@ func Dial(ctx context.Context, url string, n int, opt Options) (*Fleet, error) {
 	if strings.HasPrefix(url, "http") {
 		url = "ws" + strings.TrimPrefix(url, "http")
 	}
-	f := &Fleet{clients: make([]*client, n), notify: make(chan struct{}, 1)}
+	f := &Fleet{clients: make([]*client, n), eventTime: opt.EventTime, notify: make(chan struct{}, 1)}
 	sem := make(chan struct{}, opt.Parallel)
 	var (
 		wg       sync.WaitGroup
@@ -155,37 +165,85 @@ func dialOne(ctx context.Context, url string, opt Options) (*client, error) {
 }
 
 // read records the latency of every stamped event until the connection ends.
+// The arrival time is taken as soon as the message is read, before it is
+// parsed, and the buffer is reused: thousands of readers share the
+// machine with the server they measure.
 func (f *Fleet) read(c *client) {
 	defer f.wg.Done()
 	for {
-		_, b, err := c.conn.ReadMessage()
+		_, r, err := c.conn.NextReader()
+		if err == nil {
+			c.buf.Reset()
+			_, err = c.buf.ReadFrom(r)
+		}
 		if err != nil {
 			if !f.closing.Load() {
+				f.closed.Add(1)
 				f.setErr(err)
 			}
 			return
 		}
-		now := time.Now().UnixNano()
-		var m struct {
-			EventType  string `json:"eventType"`
-			Data       *stamp `json:"data"`        // protocol 2
-			SocketData *stamp `json:"socket_data"` // protocol 1
+		now := time.Now()
+		b := c.buf.Bytes()
+		var sent int64
+		if f.eventTime {
+			var ok bool
+			if sent, ok = eventTime(b); !ok {
+				continue
+			}
+		} else {
+			var m struct {
+				EventType  string `json:"eventType"`
+				Data       *stamp `json:"data"`        // protocol 2
+				SocketData *stamp `json:"socket_data"` // protocol 1
+			}
+			if json.Unmarshal(b, &m) != nil || (m.EventType != "event" && m.EventType != "backup") {
+				continue
+			}
+			if s := cmpStamp(m.Data, m.SocketData); s != nil {
+				sent = s.SentNS
+			}
 		}
-		if json.Unmarshal(b, &m) != nil || (m.EventType != "event" && m.EventType != "backup") {
-			continue
+		if sent > 0 {
+			c.mu.Lock()
+			c.lat = append(c.lat, time.Duration(now.UnixNano()-sent))
+			c.mu.Unlock()
 		}
-		s := cmpStamp(m.Data, m.SocketData)
-		c.mu.Lock()
-		if s != nil && s.SentNS > 0 {
-			c.lat = append(c.lat, time.Duration(now-s.SentNS))
-		}
-		c.mu.Unlock()
+		c.received.Add(1)
 		f.received.Add(1)
 		select {
 		case f.notify <- struct{}{}:
 		default:
 		}
 	}
+}
+
+var (
+	eventPrefix = []byte(`{"eventType":"event",`)
+	timeKey     = []byte(`"time":"`)
+)
+
+// eventTime returns the "time" of a protocol 2 event in Unix ns. The hub
+// writes eventType first and time before data, and a JSON string cannot
+// hold an unescaped quote, so the first "time":" is the event's own.
+func eventTime(b []byte) (int64, bool) {
+	if !bytes.HasPrefix(b, eventPrefix) {
+		return 0, false
+	}
+	i := bytes.Index(b, timeKey)
+	if i < 0 {
+		return 0, false
+	}
+	b = b[i+len(timeKey):]
+	j := bytes.IndexByte(b, '"')
+	if j < 0 {
+		return 0, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(b[:j]))
+	if err != nil {
+		return 0, false
+	}
+	return t.UnixNano(), true
 }
 
 type stamp struct {
@@ -211,6 +269,19 @@ func (f *Fleet) Err() error {
 	f.errMu.Lock()
 	defer f.errMu.Unlock()
 	return f.err
+}
+
+// Closed returns how many clients' connections ended before Close: a
+// slow-consumer close, a dropped peer.
+func (f *Fleet) Closed() int { return int(f.closed.Load()) }
+
+// Counts returns how many events each client has received.
+func (f *Fleet) Counts() []int64 {
+	out := make([]int64, len(f.clients))
+	for i, c := range f.clients {
+		out[i] = c.received.Load()
+	}
+	return out
 }
 
 // Received returns how many events all clients have received together.
