@@ -2,6 +2,7 @@ package hub
 
 import (
 	"log/slog"
+	"net"
 
 	"github.com/gorilla/websocket"
 
@@ -39,12 +40,20 @@ type client struct {
 
 	// lastID is the last stored event id written; write pump only.
 	lastID int64
+	// Write pump only: the frames of the batch being written, and the
+	// buffer replayed events are encoded into.
+	batch      net.Buffers
+	replayBuf  []byte
+	replayN    int   // events in replayBuf
+	replayLast int64 // the newest of them
 }
 
 // outgoing is one item of a client's queue.
 type outgoing struct {
-	pm *websocket.PreparedMessage
-	id int64 // stored event id, 0 for anything else
+	// frame is the framed message (see frame.go), shared by every client
+	// it was queued for.
+	frame []byte
+	id    int64 // stored event id, 0 for anything else
 	// replay, when set, makes the write pump replay from *replay and then
 	// join the live stream.
 	replay *int64
@@ -77,7 +86,7 @@ func (h *Hub) register(c *client) bool {
 	h.clients[c] = struct{}{}
 	wsClients.Inc()
 	h.wg.Add(1) // the write pump; the read pump runs in ServeHTTP
-	h.enqueueLocked(c, outgoing{pm: h.mustPrepare(greeting(c.id))})
+	h.enqueueLocked(c, outgoing{frame: h.mustPrepare(greeting(c.id))})
 	return true
 }
 

@@ -118,9 +118,9 @@ func (h *Hub) Publish(ev domain.Event) {
 	for c := range h.clients {
 		switch {
 		case c.proto == 1:
-			h.enqueueLocked(c, outgoing{pm: p1, id: ev.ID})
+			h.enqueueLocked(c, outgoing{frame: p1, id: ev.ID})
 		case c.live && ev.ID > c.joinHead && c.match(ev):
-			h.enqueueLocked(c, outgoing{pm: p2, id: ev.ID})
+			h.enqueueLocked(c, outgoing{frame: p2, id: ev.ID})
 		}
 	}
 }
@@ -138,41 +138,38 @@ func (h *Hub) Broadcast(ev domain.Event) {
 	for c := range h.clients {
 		switch {
 		case c.proto == 1:
-			h.enqueueLocked(c, outgoing{pm: p1})
+			h.enqueueLocked(c, outgoing{frame: p1})
 		case c.live && c.match(ev):
-			h.enqueueLocked(c, outgoing{pm: p2})
+			h.enqueueLocked(c, outgoing{frame: p2})
 		}
 	}
 }
 
 // prepare encodes ev once for each protocol; the frames are then shared by
 // every client's write pump.
-func (h *Hub) prepare(ev domain.Event) (p1, p2 *websocket.PreparedMessage) {
+func (h *Hub) prepare(ev domain.Event) (p1, p2 []byte) {
 	return h.mustPrepare(p1Message(ev)), h.mustPrepare(p2Message(ev))
 }
 
 // broadcastP1Locked sends a presence message (socket_added,
 // socket_disconnect) to protocol 1 clients, the only ones that know them.
 func (h *Hub) broadcastP1Locked(v any) {
-	pm := h.mustPrepare(v)
+	f := h.mustPrepare(v)
 	for c := range h.clients {
 		if c.proto == 1 {
-			h.enqueueLocked(c, outgoing{pm: pm})
+			h.enqueueLocked(c, outgoing{frame: f})
 		}
 	}
 }
 
-func (h *Hub) mustPrepare(v any) *websocket.PreparedMessage {
+// mustPrepare encodes and frames v once, for any number of clients.
+func (h *Hub) mustPrepare(v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {
 		// Every value sent is built here from JSON-safe parts.
 		panic("hub: encode message: " + err.Error())
 	}
-	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, b)
-	if err != nil {
-		panic("hub: prepare message: " + err.Error())
-	}
-	return pm
+	return textFrame(b)
 }
 
 // Clients returns the number of connected clients.

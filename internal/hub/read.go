@@ -76,7 +76,7 @@ func closeReasonText(code string) string {
 }
 
 func (c *client) send(v any) {
-	c.h.enqueue(c, outgoing{pm: c.h.mustPrepare(v)})
+	c.h.enqueue(c, outgoing{frame: c.h.mustPrepare(v)})
 }
 
 // handle acts on one decoded message. Protocol 1 messages work in either
@@ -133,7 +133,7 @@ func (c *client) hello(m clientMessage) {
 	if m.Since != nil {
 		since = *m.Since
 	}
-	h.enqueueLocked(c, outgoing{pm: h.mustPrepare(welcome(2, c.id, head))})
+	h.enqueueLocked(c, outgoing{frame: h.mustPrepare(welcome(2, c.id, head))})
 	h.enqueueLocked(c, outgoing{replay: &since})
 }
 

@@ -28,6 +28,7 @@ const maxCatchUpRounds = 3
 //
 // It returns false when the pump should end.
 func (c *client) replayAndJoin(since int64, ticker *time.Ticker) bool {
+	defer func() { c.replayBuf, c.replayN = nil, 0 }() // live clients hold no replay buffer
 	c.lastID = since
 	last := since
 	for round := 1; ; round++ {
@@ -63,7 +64,7 @@ func (c *client) replayRange(after, upTo int64, ticker *time.Ticker) (int64, err
 		}
 		for _, ev := range page {
 			if upTo > 0 && ev.ID > upTo {
-				return last, nil
+				return last, c.flushReplayed()
 			}
 			if ev.ID <= last {
 				return last, fmt.Errorf("store returned id %d after %d: not ascending", ev.ID, last)
@@ -75,7 +76,9 @@ func (c *client) replayRange(after, upTo int64, ticker *time.Ticker) (int64, err
 			if err := c.writeReplayed(p2Message(ev), ticker); err != nil {
 				return last, err
 			}
-			c.lastID = ev.ID
+		}
+		if err := c.flushReplayed(); err != nil {
+			return last, err
 		}
 		if len(page) < replayPage || (upTo > 0 && last >= upTo) {
 			if upTo > 0 && last < upTo {
@@ -86,8 +89,13 @@ func (c *client) replayRange(after, upTo int64, ticker *time.Ticker) (int64, err
 	}
 }
 
-// writeReplayed writes one replayed event, keeping up the pings and
-// yielding to a kick, since a long replay must not look like a dead peer.
+// replayFlushBytes is how much replayed output is gathered before it is
+// written: one system call for many events.
+const replayFlushBytes = 64 << 10
+
+// writeReplayed encodes one replayed event into the replay buffer, writing
+// the buffer out when it is full; it keeps up the pings and yields to a
+// kick, since a long replay must not look like a dead peer.
 func (c *client) writeReplayed(ev p2Event, ticker *time.Ticker) error {
 	select {
 	case <-c.closeNow:
@@ -102,11 +110,31 @@ func (c *client) writeReplayed(ev p2Event, ticker *time.Ticker) error {
 	if err != nil {
 		return fmt.Errorf("encode event %d: %w", ev.ID, err)
 	}
-	_ = c.conn.SetWriteDeadline(time.Now().Add(writeWait))
-	if err := c.conn.WriteMessage(websocket.TextMessage, b); err != nil {
-		return &writeError{fmt.Errorf("write event %d: %w", ev.ID, err)}
+	c.replayBuf = appendTextFrame(c.replayBuf, b)
+	c.replayN++
+	c.replayLast = ev.ID
+	if len(c.replayBuf) >= replayFlushBytes {
+		return c.flushReplayed()
 	}
-	wsMessagesSent.Inc()
+	return nil
+}
+
+// flushReplayed writes the buffered replayed events; only then do they
+// count as sent (lastID, which a slow-consumer close names for resuming).
+func (c *client) flushReplayed() error {
+	if c.replayN == 0 {
+		return nil
+	}
+	nc := c.conn.NetConn()
+	_ = nc.SetWriteDeadline(time.Now().Add(writeWait))
+	_, err := nc.Write(c.replayBuf)
+	n := c.replayN
+	c.replayBuf, c.replayN = c.replayBuf[:0], 0
+	if err != nil {
+		return &writeError{fmt.Errorf("write events up to %d: %w", c.replayLast, err)}
+	}
+	wsMessagesSent.Add(float64(n))
+	c.lastID = c.replayLast
 	return nil
 }
 
