@@ -15,8 +15,10 @@ import (
 	"github.com/backupd/backupd/internal/testdaemon"
 )
 
-// screenshotPath is where the README's picture of the dashboard lives.
-const screenshotPath = "../../docs/screenshot.png"
+// screenshotPath is where each test run leaves a fresh picture of the
+// dashboard (git ignores it, so a test run leaves the tree clean); the
+// README's picture, docs/screenshot.png, is a copy of one such run.
+const screenshotPath = "../../screenshots/dashboard.png"
 
 const showcaseSources = `
 shutdown_grace: 1s
@@ -39,7 +41,7 @@ sources:
 `
 
 // The dashboard with a few backups of every kind, at 1,280x800, written to
-// docs/screenshot.png. DASHBOARD_SHOTS=<dir> also writes a 360 px wide and
+// screenshots/dashboard.png. DASHBOARD_SHOTS=<dir> also writes a 360 px wide and
 // a dark one there, to look at.
 func TestScreenshot(t *testing.T) {
 	dir := t.TempDir()
@@ -83,6 +85,9 @@ func TestScreenshot(t *testing.T) {
 	eval[chromedp.Void](p, `void (document.activeElement.blur(), window.scrollTo(0, 0))`)
 
 	shot := screenshot(t, p, false)
+	if err := os.MkdirAll(filepath.Dir(screenshotPath), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(screenshotPath, shot, 0o644); err != nil {
 		t.Fatal(err)
 	}
