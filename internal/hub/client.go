@@ -3,6 +3,8 @@ package hub
 import (
 	"log/slog"
 	"net"
+	"sync"
+	"syscall"
 
 	"github.com/gorilla/websocket"
 
@@ -24,6 +26,16 @@ type client struct {
 	closeNow chan struct{}
 	// readDone is closed when the read pump has returned.
 	readDone chan struct{}
+	// raw writes to the socket without waiting (worker.go); nil if the
+	// connection is not a socket.
+	raw syscall.RawConn
+
+	// Who writes the queue out (worker.go); guarded by wmu. handoff
+	// passes the write side from a worker to the pump.
+	wmu     sync.Mutex
+	wcond   *sync.Cond
+	owner   int
+	handoff chan handoff
 
 	// Guarded by h.mu.
 	proto       int  // 1 until a hello says 2
@@ -117,6 +129,7 @@ func (h *Hub) enqueueLocked(c *client, m outgoing) {
 	}
 	select {
 	case c.queue <- m:
+		h.scheduleLocked(c)
 	default:
 		h.kickLocked(c, CloseSlowConsumer, "")
 	}

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"syscall"
 
 	"github.com/google/uuid"
 )
@@ -34,6 +36,11 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		closeNow: make(chan struct{}),
 		readDone: make(chan struct{}),
 		proto:    1,
+		handoff:  make(chan handoff, 1),
+	}
+	c.wcond = sync.NewCond(&c.wmu)
+	if sc, ok := conn.NetConn().(syscall.Conn); ok {
+		c.raw, _ = sc.SyscallConn()
 	}
 	if !h.register(c) {
 		_ = conn.Close()

@@ -13,6 +13,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -69,6 +70,17 @@ type Hub struct {
 	head    int64 // highest id published
 	closed  bool
 
+	// The worker pool (worker.go): clients with something to write, in the
+	// order they became ready. Workers stop after every pump has ended.
+	readyMu   sync.Mutex
+	readyCond *sync.Cond
+	ready     []*client
+	stopping  bool
+	workers   sync.WaitGroup
+	// Guarded by mu: a broadcast gathers the clients it makes ready.
+	batching   bool
+	readyBatch []*client
+
 	// testHookKick, when set, is called (under mu) each time a client is
 	// closed as a slow consumer; tests use it instead of polling.
 	testHookKick func(*client)
@@ -92,6 +104,12 @@ func New(store EventStore, opt Options) *Hub {
 		clients: make(map[*client]struct{}),
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
+	h.readyCond = sync.NewCond(&h.readyMu)
+	// Writes never wait on a peer, so one worker per CPU keeps them busy.
+	for range max(2, runtime.GOMAXPROCS(0)) {
+		h.workers.Add(1)
+		go h.worker()
+	}
 	h.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,
 		WriteBufferSize: 4096,
@@ -115,6 +133,8 @@ func (h *Hub) Publish(ev domain.Event) {
 	}
 	h.head = ev.ID
 	eventsEmitted.Inc()
+	h.startBatchLocked()
+	defer h.endBatchLocked()
 	for c := range h.clients {
 		switch {
 		case c.proto == 1:
@@ -135,6 +155,8 @@ func (h *Hub) Broadcast(ev domain.Event) {
 	p1, p2 := h.prepare(ev)
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.startBatchLocked()
+	defer h.endBatchLocked()
 	for c := range h.clients {
 		switch {
 		case c.proto == 1:
@@ -155,6 +177,8 @@ func (h *Hub) prepare(ev domain.Event) (p1, p2 []byte) {
 // socket_disconnect) to protocol 1 clients, the only ones that know them.
 func (h *Hub) broadcastP1Locked(v any) {
 	f := h.mustPrepare(v)
+	h.startBatchLocked()
+	defer h.endBatchLocked()
 	for c := range h.clients {
 		if c.proto == 1 {
 			h.enqueueLocked(c, outgoing{frame: f})
@@ -192,4 +216,9 @@ func (h *Hub) Close() {
 	h.mu.Unlock()
 	h.cancel()
 	h.wg.Wait()
+	h.readyMu.Lock()
+	h.stopping = true
+	h.readyMu.Unlock()
+	h.readyCond.Broadcast()
+	h.workers.Wait()
 }

@@ -18,12 +18,12 @@ const (
 	maxBatchBytes  = 256 << 10
 )
 
-// writePump is the only writer of data frames to c.conn; gorilla writes its
-// own control replies, and ping and close frames go through it too. Each
-// frame goes out in a single write call, which the runtime never
-// interleaves with another on the same connection. It sends queued
-// messages, pings on a ticker, replays for protocol 2, and sends the close
-// frame.
+// writePump is the client's own writer. Live frames are normally written
+// by the hub's workers (worker.go); the pump takes over the write side for
+// what may block or take long: a client that has fallen behind, a replay,
+// a close frame. It also pings on a ticker. Gorilla writes its own control
+// replies; every frame goes out in a single write call, which the runtime
+// never interleaves with another on the same connection.
 func (c *client) writePump() {
 	defer c.h.wg.Done()
 	ticker := time.NewTicker(c.h.opt.PingInterval)
@@ -33,19 +33,20 @@ func (c *client) writePump() {
 		// A kick goes ahead of whatever is queued: that is the point of it.
 		select {
 		case <-c.closeNow:
-			c.writeClose(c.kickCode())
+			c.closeKicked()
 			return
 		default:
 		}
 		select {
 		case <-c.closeNow:
-			c.writeClose(c.kickCode())
+			c.closeKicked()
 			return
 		case <-c.readDone:
+			c.acquire()
 			c.drain()
 			return
-		case m := <-c.queue:
-			if !c.write(m, ticker) {
+		case m := <-c.handoff:
+			if !c.takeOver(m, ticker) {
 				return
 			}
 		case <-ticker.C:
@@ -56,9 +57,78 @@ func (c *client) writePump() {
 	}
 }
 
+// takeOver writes what a worker handed over and then everything queued,
+// waiting on the peer as long as writeWait allows, and gives the write side
+// back to the workers once the queue is empty; false ends the pump.
+func (c *client) takeOver(m handoff, ticker *time.Ticker) bool {
+	if !c.finishHandoff(m, ticker) {
+		return false
+	}
+	for {
+		select {
+		case <-c.closeNow:
+			return true // the pump sends the close frame next
+		default:
+		}
+		select {
+		case m := <-c.queue:
+			if !c.write(m, ticker) {
+				return false
+			}
+		default:
+			c.giveBack()
+			return true
+		}
+	}
+}
+
+// finishHandoff writes the end of a batch a worker could not write whole
+// and acts on the item it stopped at. ticker is nil while draining.
+func (c *client) finishHandoff(m handoff, ticker *time.Ticker) bool {
+	if m.failed {
+		return false
+	}
+	if len(m.rest) > 0 {
+		// It may end mid-frame: it is finished even ahead of a kick, or
+		// the close frame would land inside it.
+		nc := c.conn.NetConn()
+		_ = nc.SetWriteDeadline(time.Now().Add(writeWait))
+		if _, err := nc.Write(m.rest); err != nil {
+			c.log.Debug("write", "err", err)
+			return false
+		}
+		c.lastID = m.last
+	}
+	if m.item != nil {
+		return c.write(*m.item, ticker)
+	}
+	return true
+}
+
+// closeKicked sends the close frame of a kick once no worker is writing.
+func (c *client) closeKicked() {
+	c.acquire()
+	select {
+	case m := <-c.handoff:
+		if m.failed || (len(m.rest) > 0 && !c.finishHandoff(handoff{rest: m.rest, last: m.last}, nil)) {
+			return
+		}
+	default:
+	}
+	c.writeClose(c.kickCode())
+}
+
 // drain sends what the read pump queued before it ended (an error message
-// and the close frame after it), without waiting for more.
+// and the close frame after it), without waiting for more. The pump owns
+// the write side.
 func (c *client) drain() {
+	select {
+	case m := <-c.handoff:
+		if !c.finishHandoff(m, nil) {
+			return
+		}
+	default:
+	}
 	for {
 		select {
 		case m := <-c.queue:

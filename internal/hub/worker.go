@@ -1,0 +1,287 @@
+package hub
+
+import (
+	"errors"
+	"os"
+	"syscall"
+	"time"
+)
+
+// Live fan-out is written by a few hub workers, not by each client's write
+// pump. Waking one goroutine per client per event put thousands of
+// goroutines in the run queue at once, and everything else in the daemon
+// (the commit that produces the next event, the catalog watcher) waited
+// behind them. A worker takes a client that has something queued, writes
+// what is queued in one non-blocking system call and moves on; a client
+// that has fallen behind thus gets several events per write.
+//
+// A worker never waits on a client: when the socket cannot take the whole
+// batch, or the queue holds something other than a frame (a replay, a close),
+// it hands the client to the client's own write pump, which may block (up to
+// writeWait) without delaying anyone else, and gives it back to the workers
+// once its queue is empty.
+//
+// Who writes a client's data is c.owner, guarded by c.wmu: nobody (the
+// queue is empty), a worker, or the pump. Whoever queues an item to an
+// unowned client schedules it for the workers.
+
+const (
+	ownerNone = iota
+	ownerWorker
+	ownerPump
+)
+
+// handoff is what a worker passes to the pump along with the client.
+type handoff struct {
+	item   *outgoing // an item only the pump handles
+	rest   []byte    // the unwritten end of a batch (it may end mid-frame)
+	last   int64     // the newest stored event id in rest
+	failed bool      // the connection is broken
+}
+
+// scheduleLocked is called after queueing for c (under h.mu).
+func (h *Hub) scheduleLocked(c *client) {
+	c.wmu.Lock()
+	sched := c.owner == ownerNone
+	if sched {
+		c.owner = ownerWorker
+	}
+	c.wmu.Unlock()
+	if !sched {
+		return
+	}
+	if h.batching {
+		h.readyBatch = append(h.readyBatch, c)
+		return
+	}
+	h.readyMu.Lock()
+	h.ready = append(h.ready, c)
+	h.readyMu.Unlock()
+	h.readyCond.Signal()
+}
+
+// startBatchLocked makes scheduleLocked gather the clients that become
+// ready, for a broadcast to hand them to the workers in one go.
+func (h *Hub) startBatchLocked() { h.batching = true }
+
+// endBatchLocked hands the gathered clients to the workers.
+func (h *Hub) endBatchLocked() {
+	h.batching = false
+	if len(h.readyBatch) == 0 {
+		return
+	}
+	h.readyMu.Lock()
+	h.ready = append(h.ready, h.readyBatch...)
+	h.readyMu.Unlock()
+	h.readyCond.Broadcast()
+	clear(h.readyBatch)
+	h.readyBatch = h.readyBatch[:0]
+}
+
+// readyGrab is how many clients a worker takes from the ready list at once.
+const readyGrab = 32
+
+// worker writes for ready clients until the hub closes.
+func (h *Hub) worker() {
+	defer h.workers.Done()
+	var (
+		grab []*client
+		buf  []byte
+	)
+	for {
+		h.readyMu.Lock()
+		for len(h.ready) == 0 && !h.stopping {
+			h.readyCond.Wait()
+		}
+		if len(h.ready) == 0 {
+			h.readyMu.Unlock()
+			return
+		}
+		n := min(len(h.ready), readyGrab)
+		grab = append(grab[:0], h.ready[:n]...)
+		h.ready = h.ready[n:]
+		if len(h.ready) == 0 {
+			h.ready = h.ready[:0:0] // let the backing array go
+		}
+		h.readyMu.Unlock()
+		for i, c := range grab {
+			buf = c.serve(buf)
+			grab[i] = nil
+		}
+	}
+}
+
+// serve writes what is queued for c, which the calling worker owns, and
+// then releases c or hands it to its pump. buf is the worker's scratch.
+func (c *client) serve(buf []byte) []byte {
+	for {
+		// The usual case is one frame: it is written as it is; more are
+		// gathered into buf for one write.
+		var (
+			out     []byte
+			special outgoing
+			stop    bool
+			last    = c.lastID
+		)
+		buf = buf[:0]
+	collect:
+		for len(out) < maxBatchBytes {
+			select {
+			case m := <-c.queue:
+				switch {
+				case m.closeCode != 0 || m.replay != nil:
+					special, stop = m, true
+					break collect
+				case m.id != 0 && m.id <= last:
+					continue // already sent by the replay
+				}
+				switch {
+				case out == nil:
+					out = m.frame
+				case len(buf) == 0:
+					buf = append(append(buf, out...), m.frame...)
+					out = buf
+				default:
+					buf = append(buf, m.frame...)
+					out = buf
+				}
+				if m.id != 0 {
+					last = m.id
+				}
+			default:
+				break collect
+			}
+		}
+		select {
+		case <-c.closeNow:
+			// A kick wins over what was taken: lastID stays the last event
+			// really sent, and the pump writes the close frame.
+			c.release()
+			return buf
+		default:
+		}
+		if len(out) > 0 {
+			n, err := c.writeNow(out)
+			if err != nil {
+				c.toPump(handoff{failed: true})
+				return buf
+			}
+			if n < len(out) {
+				h := handoff{rest: append([]byte(nil), out[n:]...), last: last}
+				if stop {
+					h.item = &special
+				}
+				c.toPump(h)
+				return buf
+			}
+			c.lastID = last
+		}
+		if stop {
+			c.toPump(handoff{item: &special})
+			return buf
+		}
+		if c.releaseIfEmpty() {
+			return buf
+		}
+	}
+}
+
+// writeNow writes as much of b as the socket takes now, without waiting.
+func (c *client) writeNow(b []byte) (int, error) {
+	if c.raw == nil {
+		return 0, nil // not a socket: the pump writes it all
+	}
+	var (
+		n    int
+		werr error
+	)
+	write := func(fd uintptr) bool {
+		for {
+			n, werr = syscall.Write(int(fd), b)
+			if werr != syscall.EINTR {
+				break
+			}
+		}
+		if werr == syscall.EAGAIN {
+			n, werr = 0, nil
+		}
+		n = max(n, 0)
+		return true
+	}
+	err := c.raw.Write(write)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		// A deadline left by an earlier blocking write has passed; this
+		// write does not wait, so it needs none.
+		_ = c.conn.NetConn().SetWriteDeadline(time.Time{})
+		err = c.raw.Write(write)
+	}
+	if err == nil {
+		err = werr
+	}
+	if err != nil {
+		c.log.Debug("write", "err", err)
+		return n, err
+	}
+	return n, nil
+}
+
+// releaseIfEmpty gives up the write side unless more was queued meanwhile.
+func (c *client) releaseIfEmpty() bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if len(c.queue) > 0 {
+		return false
+	}
+	c.owner = ownerNone
+	c.wcond.Broadcast()
+	return true
+}
+
+// release gives up the write side whatever is queued (the client is being
+// closed).
+func (c *client) release() {
+	c.wmu.Lock()
+	c.owner = ownerNone
+	c.wcond.Broadcast()
+	c.wmu.Unlock()
+}
+
+// toPump hands the write side to c's write pump.
+func (c *client) toPump(m handoff) {
+	c.wmu.Lock()
+	c.owner = ownerPump
+	c.wcond.Broadcast()
+	c.wmu.Unlock()
+	c.handoff <- m // buffered, and only one handoff is ever pending
+}
+
+// acquire makes the pump the owner of the write side, waiting for a worker
+// that is writing (which never waits on the peer) to finish.
+func (c *client) acquire() {
+	c.wmu.Lock()
+	for c.owner == ownerWorker {
+		c.wcond.Wait()
+	}
+	c.owner = ownerPump
+	c.wmu.Unlock()
+}
+
+// giveBack returns the write side to the workers, or to nobody if the
+// queue is empty.
+func (c *client) giveBack() {
+	c.wmu.Lock()
+	sched := len(c.queue) > 0
+	if sched {
+		c.owner = ownerWorker
+	} else {
+		c.owner = ownerNone
+	}
+	c.wmu.Unlock()
+	if sched {
+		h := c.h
+		h.readyMu.Lock()
+		h.ready = append(h.ready, c)
+		h.readyMu.Unlock()
+		h.readyCond.Signal()
+	}
+}
