@@ -56,6 +56,7 @@ type client struct {
 	// buffer replayed events are encoded into.
 	batch      net.Buffers
 	replayBuf  []byte
+	encBuf     []byte
 	replayN    int   // events in replayBuf
 	replayLast int64 // the newest of them
 }

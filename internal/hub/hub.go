@@ -170,7 +170,12 @@ func (h *Hub) Broadcast(ev domain.Event) {
 // prepare encodes ev once for each protocol; the frames are then shared by
 // every client's write pump.
 func (h *Hub) prepare(ev domain.Event) (p1, p2 []byte) {
-	return h.mustPrepare(p1Message(ev)), h.mustPrepare(p2Message(ev))
+	b, err := appendP2Event(nil, ev)
+	if err != nil {
+		// Every value sent is built here from JSON-safe parts.
+		panic("hub: encode event: " + err.Error())
+	}
+	return h.mustPrepare(p1Message(ev)), textFrame(b)
 }
 
 // broadcastP1Locked sends a presence message (socket_added,

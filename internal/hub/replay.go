@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/backupd/backupd/internal/domain"
 )
 
 // maxCatchUpRounds bounds how often a replay chases a head that keeps
@@ -28,7 +30,7 @@ const maxCatchUpRounds = 3
 //
 // It returns false when the pump should end.
 func (c *client) replayAndJoin(since int64, ticker *time.Ticker) bool {
-	defer func() { c.replayBuf, c.replayN = nil, 0 }() // live clients hold no replay buffer
+	defer func() { c.replayBuf, c.encBuf, c.replayN = nil, nil, 0 }() // live clients hold no replay buffer
 	c.lastID = since
 	last := since
 	for round := 1; ; round++ {
@@ -73,7 +75,7 @@ func (c *client) replayRange(after, upTo int64, ticker *time.Ticker) (int64, err
 			if !c.match(ev) {
 				continue
 			}
-			if err := c.writeReplayed(p2Message(ev), ticker); err != nil {
+			if err := c.writeReplayed(ev, ticker); err != nil {
 				return last, err
 			}
 		}
@@ -96,7 +98,7 @@ const replayFlushBytes = 64 << 10
 // writeReplayed encodes one replayed event into the replay buffer, writing
 // the buffer out when it is full; it keeps up the pings and yields to a
 // kick, since a long replay must not look like a dead peer.
-func (c *client) writeReplayed(ev p2Event, ticker *time.Ticker) error {
+func (c *client) writeReplayed(ev domain.Event, ticker *time.Ticker) error {
 	select {
 	case <-c.closeNow:
 		return errClosing
@@ -106,11 +108,11 @@ func (c *client) writeReplayed(ev p2Event, ticker *time.Ticker) error {
 		}
 	default:
 	}
-	b, err := json.Marshal(ev)
-	if err != nil {
+	var err error
+	if c.encBuf, err = appendP2Event(c.encBuf[:0], ev); err != nil {
 		return fmt.Errorf("encode event %d: %w", ev.ID, err)
 	}
-	c.replayBuf = appendTextFrame(c.replayBuf, b)
+	c.replayBuf = appendTextFrame(c.replayBuf, c.encBuf)
 	c.replayN++
 	c.replayLast = ev.ID
 	if len(c.replayBuf) >= replayFlushBytes {
