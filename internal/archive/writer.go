@@ -10,6 +10,7 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -272,8 +273,26 @@ func (w *Writer) Close() (Result, error) {
 	if err := w.zw.Close(); err != nil {
 		return Result{}, w.fail(fmt.Errorf("close zstd: %w", err))
 	}
+	w.release()
 	return Result{Size: w.out.n, SHA256: hex.EncodeToString(w.out.h.Sum(nil)), Manifest: m}, nil
 }
+
+// release drops the encoder's buffers (about 30 MiB while a large archive
+// is written) and, after a large archive, hands them back to the OS at
+// once. Otherwise a daemon running backups back to back still holds the
+// last one's garbage when the next allocates its own: three 1 GiB backups
+// in a row peaked at 106 MiB RSS instead of 59 MiB. The forced collection
+// costs a few milliseconds, once per archive.
+func (w *Writer) release() {
+	w.zw, w.tw, w.buf, w.part = nil, nil, nil, nil
+	if w.bytesIn.Load() >= releaseAfter {
+		debug.FreeOSMemory()
+	}
+}
+
+// releaseAfter is the archive size from which Close returns memory to the
+// OS; below it the encoder has not grown its buffers much.
+const releaseAfter = 64 << 20
 
 func (w *Writer) usable() error {
 	if w.err != nil {
