@@ -61,12 +61,23 @@ type client struct {
 	replayLast int64 // the newest of them
 }
 
-// outgoing is one item of a client's queue.
+// outgoing is one item of a client's queue: a message, or a control item
+// for the write pump. It is two pointers, because every client's queue is
+// allocated at its full size up front: at 256 items that is 4 KiB a client.
 type outgoing struct {
-	// frame is the framed message (see frame.go), shared by every client
-	// it was queued for.
+	*message
+	ctl *control // nil for a message
+}
+
+// message is a framed message (see frame.go), shared by every client it
+// was queued for.
+type message struct {
 	frame []byte
 	id    int64 // stored event id, 0 for anything else
+}
+
+// control is a queue item only the write pump handles.
+type control struct {
 	// replay, when set, makes the write pump replay from *replay and then
 	// join the live stream.
 	replay *int64
@@ -74,6 +85,9 @@ type outgoing struct {
 	closeCode   int
 	closeReason string
 }
+
+// send returns a queue item for a framed message.
+func send(frame []byte, id int64) outgoing { return outgoing{message: &message{frame, id}} }
 
 // match reports whether a protocol 2 client's filters let ev through. An
 // event without a source (a test message) passes any source filter.
@@ -99,7 +113,7 @@ func (h *Hub) register(c *client) bool {
 	h.clients[c] = struct{}{}
 	wsClients.Inc()
 	h.wg.Add(1) // the write pump; the read pump runs in ServeHTTP
-	h.enqueueLocked(c, outgoing{frame: h.mustPrepare(greeting(c.id))})
+	h.enqueueLocked(c, send(h.mustPrepare(greeting(c.id)), 0))
 	return true
 }
 
@@ -166,7 +180,7 @@ func (h *Hub) kickLocked(c *client, code int, reason string) {
 func (h *Hub) closeAfterQueued(c *client, code int, reason string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.enqueueLocked(c, outgoing{closeCode: code, closeReason: reason})
+	h.enqueueLocked(c, outgoing{ctl: &control{closeCode: code, closeReason: reason}})
 	c.closing = true
 	h.removeLocked(c)
 }

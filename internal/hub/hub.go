@@ -133,14 +133,15 @@ func (h *Hub) Publish(ev domain.Event) {
 	}
 	h.head = ev.ID
 	eventsEmitted.Inc()
+	m1, m2 := send(p1, ev.ID), send(p2, ev.ID)
 	h.startBatchLocked()
 	defer h.endBatchLocked()
 	for c := range h.clients {
 		switch {
 		case c.proto == 1:
-			h.enqueueLocked(c, outgoing{frame: p1, id: ev.ID})
+			h.enqueueLocked(c, m1)
 		case c.live && ev.ID > c.joinHead && c.match(ev):
-			h.enqueueLocked(c, outgoing{frame: p2, id: ev.ID})
+			h.enqueueLocked(c, m2)
 		}
 	}
 }
@@ -153,6 +154,7 @@ func (h *Hub) Broadcast(ev domain.Event) {
 		ev.Time = time.Now().UTC()
 	}
 	p1, p2 := h.prepare(ev)
+	m1, m2 := send(p1, 0), send(p2, 0)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.startBatchLocked()
@@ -160,9 +162,9 @@ func (h *Hub) Broadcast(ev domain.Event) {
 	for c := range h.clients {
 		switch {
 		case c.proto == 1:
-			h.enqueueLocked(c, outgoing{frame: p1})
+			h.enqueueLocked(c, m1)
 		case c.live && c.match(ev):
-			h.enqueueLocked(c, outgoing{frame: p2})
+			h.enqueueLocked(c, m2)
 		}
 	}
 }
@@ -181,12 +183,12 @@ func (h *Hub) prepare(ev domain.Event) (p1, p2 []byte) {
 // broadcastP1Locked sends a presence message (socket_added,
 // socket_disconnect) to protocol 1 clients, the only ones that know them.
 func (h *Hub) broadcastP1Locked(v any) {
-	f := h.mustPrepare(v)
+	m := send(h.mustPrepare(v), 0)
 	h.startBatchLocked()
 	defer h.endBatchLocked()
 	for c := range h.clients {
 		if c.proto == 1 {
-			h.enqueueLocked(c, outgoing{frame: f})
+			h.enqueueLocked(c, m)
 		}
 	}
 }

@@ -76,7 +76,7 @@ func closeReasonText(code string) string {
 }
 
 func (c *client) send(v any) {
-	c.h.enqueue(c, outgoing{frame: c.h.mustPrepare(v)})
+	c.h.enqueue(c, send(c.h.mustPrepare(v), 0))
 }
 
 // handle acts on one decoded message. Protocol 1 messages work in either
@@ -133,8 +133,8 @@ func (c *client) hello(m clientMessage) {
 	if m.Since != nil {
 		since = *m.Since
 	}
-	h.enqueueLocked(c, outgoing{frame: h.mustPrepare(welcome(2, c.id, head))})
-	h.enqueueLocked(c, outgoing{replay: &since})
+	h.enqueueLocked(c, send(h.mustPrepare(welcome(2, c.id, head)), 0))
+	h.enqueueLocked(c, outgoing{ctl: &control{replay: &since}})
 }
 
 func set(names []string) map[string]bool {

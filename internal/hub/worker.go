@@ -129,7 +129,7 @@ func (c *client) serve(buf []byte) []byte {
 			select {
 			case m := <-c.queue:
 				switch {
-				case m.closeCode != 0 || m.replay != nil:
+				case m.ctl != nil:
 					special, stop = m, true
 					break collect
 				case m.id != 0 && m.id <= last:

@@ -132,7 +132,7 @@ func (c *client) drain() {
 	for {
 		select {
 		case m := <-c.queue:
-			if m.replay != nil {
+			if m.ctl != nil && m.ctl.replay != nil {
 				continue
 			}
 			if !c.write(m, nil) {
@@ -152,18 +152,18 @@ func (c *client) write(m outgoing, ticker *time.Ticker) bool {
 	size, last := 0, c.lastID
 	for {
 		switch {
-		case m.closeCode != 0 || m.replay != nil:
+		case m.ctl != nil:
 			if !c.flush(last) {
 				return false
 			}
-			if m.closeCode != 0 {
-				c.writeClose(m.closeCode, m.closeReason)
+			if m.ctl.closeCode != 0 {
+				c.writeClose(m.ctl.closeCode, m.ctl.closeReason)
 				return false
 			}
 			if ticker == nil {
 				return true // draining: no replay for a session that is over
 			}
-			return c.replayAndJoin(*m.replay, ticker)
+			return c.replayAndJoin(*m.ctl.replay, ticker)
 		case m.id != 0 && m.id <= last:
 			// already sent by the replay
 		default:
