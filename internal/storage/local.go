@@ -39,10 +39,25 @@ func (l *Local) Dir() string { return l.dir }
 type Pending struct {
 	f     *os.File
 	final string
+	// written and flushed count bytes, for starting writeback every
+	// writebackChunk bytes.
+	written, flushed int64
 }
 
+// writebackChunk is how much an archive may run ahead of the disk before
+// its writeback is started.
+const writebackChunk = 8 << 20
+
 // Write appends to the partial file.
-func (p *Pending) Write(b []byte) (int, error) { return p.f.Write(b) }
+func (p *Pending) Write(b []byte) (int, error) {
+	n, err := p.f.Write(b)
+	p.written += int64(n)
+	if p.written-p.flushed >= writebackChunk {
+		startWriteback(p.f, p.flushed, p.written-p.flushed)
+		p.flushed = p.written
+	}
+	return n, err
+}
 
 // Create starts a new archive called name.
 func (l *Local) Create(name string) (*Pending, error) {
