@@ -41,6 +41,10 @@ func BenchmarkFanout5000(b *testing.B) { benchFanout(b, 5000) }
 // BenchmarkFanout10000 is the same with 10,000 clients (no target).
 func BenchmarkFanout10000(b *testing.B) { benchFanout(b, 10000) }
 
+// BenchmarkFanout100 is the same with 100 clients: the latency of the
+// commit and the watcher themselves, which the others are read against.
+func BenchmarkFanout100(b *testing.B) { benchFanout(b, 100) }
+
 func benchFanout(b *testing.B, clients int) {
 	d := testdaemon.Start(b, testdaemon.Options{Config: fmt.Sprintf("webhooks:\n  secrets: [%q]\n", benchSecret)})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
