@@ -105,8 +105,11 @@ func New(store EventStore, opt Options) *Hub {
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.readyCond = sync.NewCond(&h.readyMu)
-	// Writes never wait on a peer, so one worker per CPU keeps them busy.
-	for range max(2, runtime.GOMAXPROCS(0)) {
+	// Writes never wait on a peer but are CPU-bound system calls: a worker
+	// per two CPUs leaves the rest to the read pumps and to the commit that
+	// makes the next event, and a sweep over the clients then ends sooner
+	// than with workers contending for every CPU.
+	for range max(1, runtime.GOMAXPROCS(0)/2) {
 		h.workers.Add(1)
 		go h.worker()
 	}
