@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os/exec"
 	"strings"
 	"sync"
@@ -53,26 +52,10 @@ func (c *Command) Dump(ctx context.Context, a Archive, env Env) error {
 	cmd.WaitDelay = waitDelay
 	stderr := &tail{max: StderrTail}
 	cmd.Stderr = stderr
-	// An io.Pipe rather than StdoutPipe: Wait runs beside the reader and
-	// closes the pipe when the command is done, so a child that keeps
-	// stdout open cannot block us past WaitDelay.
-	pr, pw := io.Pipe()
-	cmd.Stdout = pw
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start command %s: %w", c.argv[0], err)
+	addErr, waitErr, err := streamStdout(cancel, cmd, a, "stdout", nil)
+	if err != nil {
+		return fmt.Errorf("command %s: %w", c.argv[0], err)
 	}
-	waited := make(chan error, 1)
-	go func() {
-		err := cmd.Wait()
-		pw.Close()
-		waited <- err
-	}()
-	addErr := a.AddStream("stdout", pr)
-	if addErr != nil {
-		pr.CloseWithError(addErr)
-		cancel()
-	}
-	waitErr := <-waited
 	switch {
 	case ctx.Err() != nil:
 		return fmt.Errorf("command %s: %w", c.argv[0], ctx.Err())

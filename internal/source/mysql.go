@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os/exec"
 	"strings"
-	"sync"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -24,11 +23,9 @@ import (
 // information_schema, performance_schema and sys.
 //
 // --single-transaction makes each dump one consistent InnoDB snapshot while
-// writes go on. To count rows in that same state, we take our own snapshot
-// under FLUSH TABLES WITH READ LOCK and release the lock only once the
-// dump's output shows its snapshot is taken: no commit can fall between
-// the two (docs/restore.md). Without the RELOAD privilege the lock is
-// skipped and the counts are recorded as inexact.
+// writes go on. The row counts a restore drill checks are counted from the
+// dump itself as it streams past (rowCounter), so they are exactly what the
+// archive holds, and taking them costs the server nothing (docs/restore.md).
 type MySQL struct {
 	name string
 	srv  Server
@@ -51,10 +48,6 @@ func (m *MySQL) Kind() string { return config.KindMySQL }
 // and binary and text data that survive the round trip byte for byte.
 var MySQLDumpFlags = []string{"--single-transaction", "--quick", "--routines", "--triggers", "--events",
 	"--hex-blob", "--default-character-set=utf8mb4", "--no-tablespaces"}
-
-// dumpStarted are lines that mariadb-dump writes only after it has begun
-// its transaction; the header before it holds none of them.
-var dumpStarted = []string{"\n-- Table structure for", "\n-- Dumping ", "\nDROP ", "\nCREATE "}
 
 // Dump implements Source.
 func (m *MySQL) Dump(ctx context.Context, a Archive, env Env) error {
@@ -90,12 +83,9 @@ func (m *MySQL) Dump(ctx context.Context, a Archive, env Env) error {
 	infos := make(map[string]DatabaseInfo, len(dbs))
 	for _, db := range dbs {
 		argv := append([]string{tool, "--defaults-extra-file=" + defaults}, flags...)
-		info, err := m.dumpDB(ctx, a, conn, append(argv, db), db)
+		info, err := m.dumpDB(ctx, a, append(argv, db), db)
 		if err != nil {
 			return fmt.Errorf("database %s: %w", db, err)
-		}
-		if !info.Exact && env.Logger != nil {
-			env.Logger.Warn("row counts are not exact: FLUSH TABLES WITH READ LOCK was refused (grant RELOAD)", "database", db)
 		}
 		infos[db] = info
 	}
@@ -103,55 +93,16 @@ func (m *MySQL) Dump(ctx context.Context, a Archive, env Env) error {
 	return nil
 }
 
-// dumpDB runs one database's dump and counts its rows in a snapshot equal
-// to the dump's (see MySQL).
-func (m *MySQL) dumpDB(ctx context.Context, a Archive, conn *sql.DB, argv []string, db string) (DatabaseInfo, error) {
-	c, err := conn.Conn(ctx)
-	if err != nil {
-		return DatabaseInfo{}, m.connErr(err, db)
-	}
-	defer c.Close()
+// dumpDB streams one database's dump into the archive, counting its rows
+// on the way.
+func (m *MySQL) dumpDB(ctx context.Context, a Archive, argv []string, db string) (DatabaseInfo, error) {
 	info := DatabaseInfo{Stream: url.PathEscape(db) + ".sql", Exact: true}
-	if _, err := c.ExecContext(ctx, "FLUSH TABLES WITH READ LOCK"); err != nil {
-		info.Exact = false
+	counter := newRowCounter()
+	wrap := func(r io.Reader) io.Reader { return io.TeeReader(r, counter) }
+	if err := streamTool(ctx, a, info.Stream, argv, nil, wrap); err != nil {
+		return info, m.toolErr(err, db)
 	}
-	for _, q := range []string{"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ", "START TRANSACTION WITH CONSISTENT SNAPSHOT"} {
-		if _, err := c.ExecContext(ctx, q); err != nil {
-			c.ExecContext(context.Background(), "UNLOCK TABLES")
-			return info, fmt.Errorf("start snapshot: %w", err)
-		}
-	}
-	started := make(chan struct{})
-	var once sync.Once
-	begun := func() { once.Do(func() { close(started) }) }
-	type counted struct {
-		tables map[string]int64
-		err    error
-	}
-	done := make(chan counted, 1)
-	go func() {
-		<-started
-		if info.Exact {
-			if _, err := c.ExecContext(ctx, "UNLOCK TABLES"); err != nil {
-				done <- counted{err: fmt.Errorf("release the read lock: %w", err)}
-				return
-			}
-		}
-		t, err := CountMySQL(ctx, c, db)
-		c.ExecContext(ctx, "COMMIT")
-		done <- counted{t, err}
-	}()
-	wrap := func(r io.Reader) io.Reader { return &markerReader{r: r, markers: dumpStarted, found: begun} }
-	dumpErr := streamTool(ctx, a, info.Stream, argv, nil, wrap)
-	begun() // the dump may have failed before writing anything
-	cnt := <-done
-	if dumpErr != nil {
-		return info, m.toolErr(dumpErr, db)
-	}
-	if cnt.err != nil {
-		return info, fmt.Errorf("count rows: %w", cnt.err)
-	}
-	info.Tables = cnt.tables
+	info.Tables = counter.Tables()
 	return info, nil
 }
 
