@@ -44,9 +44,10 @@ data under ./backupd-data and offers one source, "catalog": its own catalog.`,
 	return cmd
 }
 
-// serve runs the daemon until ctx ends (SIGINT/SIGTERM), then stops in
-// order: schedules, new work, running backups (within the grace period),
-// HTTP, the event path, the catalog.
+// serve runs the daemon until ctx ends (SIGINT/SIGTERM). Everything that
+// can fail on a bad config or a taken port fails before any work starts.
+// The deferred closes then run the other way round: webhooks, the event
+// path, the catalog.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err := checkListen(cfg); err != nil {
 		return err
@@ -72,10 +73,23 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 
-	d := &daemon{cfg: cfg, log: log, db: db, store: store}
+	d := &daemon{cfg: cfg, log: log, db: db}
 	d.hub = hub.New(db, hub.Options{
 		QueueSize: cfg.WebSocket.QueueSize, AllowedOrigins: cfg.WebSocket.AllowedOrigins, Logger: log,
 	})
+	recv, closeWebhooks, err := openWebhooks(ctx, cfg, db, log)
+	if err != nil {
+		return err
+	}
+	defer closeWebhooks()
+	// Listen before any work starts: a taken port must fail the start
+	// before crash recovery or a scheduled backup has touched anything.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+
 	stopWatch, err := d.watch(ctx)
 	if err != nil {
 		return err
@@ -89,36 +103,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err := d.run.Open(ctx); err != nil {
 		return err
 	}
-	schedules := map[string]string{}
-	for name, s := range cfg.Sources {
-		if s.Schedule != "" {
-			schedules[name] = s.Schedule
-		}
-	}
-	stopSchedules, err := d.run.StartSchedules(ctx, schedules)
+	stopSchedules, err := d.run.StartSchedules(ctx, schedulesOf(cfg))
 	if err != nil {
+		d.run.Shutdown(0)
 		return err
-	}
-
-	intake := webhook.NewIntake(db, 0)
-	intake.Open()
-	defer intake.Close()
-	recv, err := webhook.NewReceiver(cfg.Webhooks.Secrets, cfg.Webhooks.TrustedProxies, intake)
-	if err != nil {
-		return err
-	}
-	disp, err := webhook.NewDispatcher(db, cfg.Webhooks.Outbound, webhook.Options{Logger: log})
-	if err != nil {
-		return err
-	}
-	if err := disp.Open(ctx); err != nil {
-		return err
-	}
-	defer disp.Close()
-
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Config{
@@ -128,16 +116,23 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	log.Info("backupd serving", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "sources", len(specs), "version", version)
+	return d.serveUntil(ctx, srv, ln, stopSchedules)
+}
+
+// serveUntil serves HTTP until ctx ends or the server fails, then stops
+// schedules, new work, running backups (within the grace period), HTTP and
+// the WebSocket sessions, in that order.
+func (d *daemon) serveUntil(ctx context.Context, srv *http.Server, ln net.Listener, stopSchedules func()) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-
+	var err error
 	select {
 	case err = <-errc:
 	case <-ctx.Done():
-		log.Info("shutting down", "grace", cfg.ShutdownGrace)
+		d.log.Info("shutting down", "grace", d.cfg.ShutdownGrace)
 	}
 	stopSchedules()
-	d.run.Shutdown(cfg.ShutdownGrace)
+	d.run.Shutdown(d.cfg.ShutdownGrace)
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if serr := srv.Shutdown(shutCtx); serr != nil {
@@ -150,14 +145,43 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	return err
 }
 
+// openWebhooks starts the inbound intake (group commit) and the outbound
+// dispatcher. The returned func closes them: intake first, so that a batch
+// in flight is finished, then the dispatcher.
+func openWebhooks(ctx context.Context, cfg config.Config, db *catalog.DB, log *slog.Logger) (*webhook.Receiver, func(), error) {
+	intake := webhook.NewIntake(db, 0)
+	recv, err := webhook.NewReceiver(cfg.Webhooks.Secrets, cfg.Webhooks.TrustedProxies, intake)
+	if err != nil {
+		return nil, nil, err
+	}
+	disp, err := webhook.NewDispatcher(db, cfg.Webhooks.Outbound, webhook.Options{Logger: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := disp.Open(ctx); err != nil {
+		return nil, nil, err
+	}
+	intake.Open()
+	return recv, func() { intake.Close(); disp.Close() }, nil
+}
+
+func schedulesOf(cfg config.Config) map[string]string {
+	out := map[string]string{}
+	for name, s := range cfg.Sources {
+		if s.Schedule != "" {
+			out[name] = s.Schedule
+		}
+	}
+	return out
+}
+
 // daemon holds the running parts, for the stop sequence.
 type daemon struct {
-	cfg   config.Config
-	log   *slog.Logger
-	db    *catalog.DB
-	store *storage.Local
-	run   *runner.Runner
-	hub   *hub.Hub
+	cfg config.Config
+	log *slog.Logger
+	db  *catalog.DB
+	run *runner.Runner
+	hub *hub.Hub
 }
 
 // watch starts the catalog watcher, which hands every event committed from
