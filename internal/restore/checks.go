@@ -97,7 +97,7 @@ func checkSQLite(ctx context.Context, dir string, m archive.Manifest) error {
 	if err != nil {
 		return fmt.Errorf("the restored database cannot be checked: %w", err)
 	}
-	if res, err = scanAll(rows); err != nil {
+	if res, err = source.ScanStrings(rows); err != nil {
 		return fmt.Errorf("integrity check: %w", err)
 	}
 	if len(res) != 1 || res[0] != "ok" {
@@ -108,7 +108,7 @@ func checkSQLite(ctx context.Context, dir string, m archive.Manifest) error {
 	if err != nil {
 		return fmt.Errorf("list tables: %w", err)
 	}
-	tables, err := scanAll(rows)
+	tables, err := source.ScanStrings(rows)
 	if err != nil {
 		return fmt.Errorf("list tables: %w", err)
 	}
@@ -216,19 +216,6 @@ func infoCounts(v any) (map[string]int64, error) {
 		out[k] = int64(f)
 	}
 	return out, nil
-}
-
-func scanAll(rows *sql.Rows) ([]string, error) {
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
 }
 
 func randHex(n int) string {

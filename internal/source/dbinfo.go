@@ -43,7 +43,8 @@ type Querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-func scanStrings(rows *sql.Rows) ([]string, error) {
+// ScanStrings reads a one-column result of strings and closes rows.
+func ScanStrings(rows *sql.Rows) ([]string, error) {
 	defer rows.Close()
 	var out []string
 	for rows.Next() {

@@ -112,7 +112,7 @@ func listMySQLDatabases(ctx context.Context, conn *sql.DB) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list databases: %w", err)
 	}
-	return scanStrings(rows)
+	return ScanStrings(rows)
 }
 
 // CountMySQL counts the rows of every base table of database db. Views
@@ -123,7 +123,7 @@ func CountMySQL(ctx context.Context, q Querier, db string) (map[string]int64, er
 	if err != nil {
 		return nil, fmt.Errorf("list tables: %w", err)
 	}
-	names, err := scanStrings(rows)
+	names, err := ScanStrings(rows)
 	if err != nil {
 		return nil, fmt.Errorf("list tables: %w", err)
 	}

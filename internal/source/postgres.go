@@ -135,7 +135,7 @@ func (p *Postgres) listDatabases(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, p.connErr(err, "postgres")
 	}
-	return scanStrings(rows)
+	return ScanStrings(rows)
 }
 
 // connErr explains a failed connection in terms of the source's config.
