@@ -15,12 +15,7 @@ import (
 // Content-Digest on full (200) responses, where content and representation
 // are the same bytes (RFC 9530).
 func (s *Server) handleArchiveDownload(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		WriteError(w, r, s.log, err)
-		return
-	}
-	b, err := s.Catalog.Backup(r.Context(), id)
+	b, err := s.backupFromPath(r)
 	if err != nil {
 		WriteError(w, r, s.log, err)
 		return

@@ -104,12 +104,7 @@ func (s *Server) handleBackupList(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleBackupGet(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
-	if err != nil {
-		WriteError(w, r, s.log, err)
-		return
-	}
-	b, err := s.Catalog.Backup(r.Context(), id)
+	b, err := s.backupFromPath(r)
 	if err != nil {
 		WriteError(w, r, s.log, err)
 		return

@@ -20,6 +20,15 @@ func pathID(r *http.Request) (int64, error) {
 	return id, nil
 }
 
+// backupFromPath loads the backup named by the {id} URL parameter.
+func (s *Server) backupFromPath(r *http.Request) (domain.Backup, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return domain.Backup{}, err
+	}
+	return s.Catalog.Backup(r.Context(), id)
+}
+
 // queryInt reads an optional non-negative integer query parameter.
 func queryInt(r *http.Request, name string, def, max int64) (int64, error) {
 	raw := r.URL.Query().Get(name)
