@@ -76,18 +76,7 @@ func TestSQLiteSnapshotWhileAnotherProcessWrites(t *testing.T) {
 			if _, err := archive.Extract(context.Background(), bytes.NewReader(data), dst); err != nil {
 				t.Fatal(err)
 			}
-			copyDB := openDB(t, filepath.Join(dst, "live.db"))
-			var check string
-			if err := copyDB.QueryRow(`PRAGMA integrity_check`).Scan(&check); err != nil || check != "ok" {
-				t.Fatalf("integrity_check = %q, %v", check, err)
-			}
-			var n, maxID int64
-			if err := copyDB.QueryRow(`SELECT count(*), max(id) FROM items`).Scan(&n, &maxID); err != nil {
-				t.Fatal(err)
-			}
-			if maxID < before || n != maxID {
-				t.Fatalf("copy has %d rows up to id %d; %d were committed before the backup began", n, maxID, before)
-			}
+			n := checkSnapshot(t, filepath.Join(dst, "live.db"), before)
 			t.Logf("%s: %d rows committed before the backup, %d in the copy", mode, before, n)
 		})
 	}
