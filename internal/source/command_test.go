@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -97,4 +98,56 @@ func alive(pid int) bool {
 	}
 	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
 	return len(f) > 0 && f[0] != "Z"
+}
+
+// A process that leaves the command's group and keeps its stdout open must
+// not hold the backup past waitDelay once the command itself has exited.
+func TestCommandStdoutHeldByEscapedChild(t *testing.T) {
+	old := waitDelay
+	waitDelay = 300 * time.Millisecond
+	t.Cleanup(func() { waitDelay = old })
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	// setsid puts the sleep in a session of its own, out of reach of the
+	// group kill; it inherits stdout and never writes to it.
+	src := newSource(t, config.Source{Kind: "command", Command: []string{"sh", "-c",
+		`echo partial; setsid sleep 30 & echo $! > ` + pidFile}})
+	start := time.Now()
+	_, err := dump(t, src)
+	elapsed := time.Since(start)
+	if b, rerr := os.ReadFile(pidFile); rerr == nil {
+		if pid, _ := strconv.Atoi(strings.TrimSpace(string(b))); pid > 0 {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	if !errors.Is(err, errStdoutHeld) && (err == nil || !strings.Contains(err.Error(), errStdoutHeld.Error())) {
+		t.Fatalf("err = %v, want %v", err, errStdoutHeld)
+	}
+	if elapsed > 10*time.Second {
+		t.Errorf("dump took %s: the held stdout was waited on, not bounded by waitDelay", elapsed)
+	}
+}
+
+// A producer writing in small pieces, slower than the reader, is read in
+// paced reads and still arrives whole and in order.
+func TestCommandSlowSmallWrites(t *testing.T) {
+	script := `i=0; while [ $i -lt 3000 ]; do printf '%05d:0123456789abcdef0123456789abcdef\n' $i; i=$((i+1)); done`
+	data, err := dump(t, newSource(t, config.Source{Kind: "command", Command: []string{"sh", "-c", script}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	if _, err := archive.Extract(context.Background(), bytes.NewReader(data), dst); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dst, "stdout"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	for i := range 3000 {
+		fmt.Fprintf(&want, "%05d:0123456789abcdef0123456789abcdef\n", i)
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Errorf("stdout differs: %d bytes, want %d", len(got), want.Len())
+	}
 }

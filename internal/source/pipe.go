@@ -14,6 +14,14 @@ import (
 // it started kept its standard output open past waitDelay.
 var errStdoutHeld = errors.New("the command exited, but a process it started kept its output open")
 
+// stdoutPipe is the read end of a command's standard output.
+type stdoutPipe interface {
+	io.ReadCloser
+	// SetReadDeadline makes a Read waiting past t fail with
+	// os.ErrDeadlineExceeded; it may be called while a Read waits.
+	SetReadDeadline(t time.Time) error
+}
+
 // streamStdout starts cmd with its standard output on an OS pipe and stores
 // what it writes in a as the stream name, reading the pipe directly: no
 // copying goroutine, no handoff per 32 KiB (an io.Pipe there cost a second
@@ -24,12 +32,11 @@ var errStdoutHeld = errors.New("the command exited, but a process it started kep
 // so a child that escaped the process group and holds stdout cannot block
 // the backup forever.
 func streamStdout(cancel context.CancelFunc, cmd *exec.Cmd, a Archive, name string, wrap func(io.Reader) io.Reader) (addErr, waitErr error, err error) {
-	pr, pw, err := os.Pipe()
+	pr, pw, err := newStdoutPipe()
 	if err != nil {
 		return nil, nil, fmt.Errorf("create pipe: %w", err)
 	}
 	defer pr.Close()
-	growPipe(pr)
 	cmd.Stdout = pw
 	if err := cmd.Start(); err != nil {
 		pw.Close()

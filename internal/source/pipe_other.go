@@ -4,5 +4,11 @@ package source
 
 import "os"
 
-// growPipe does nothing where the pipe size cannot be set.
-func growPipe(*os.File) {}
+// newStdoutPipe returns an os.Pipe; its read end waits in Go's poller.
+func newStdoutPipe() (stdoutPipe, *os.File, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, w, nil
+}
