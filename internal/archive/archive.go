@@ -80,7 +80,7 @@ type Entry struct {
 	Mode     int64     `json:"mode"`
 	ModTime  time.Time `json:"mod_time"`
 	Linkname string    `json:"linkname,omitempty"`
-	SHA256   string    `json:"sha256,omitempty"` // file and stream
+	SHA256   string    `json:"sha256,omitempty"` // file (see Writer.AddStream)
 	Parts    []string  `json:"parts,omitempty"`  // stream
 }
 

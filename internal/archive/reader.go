@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"io/fs"
 	"regexp"
@@ -107,8 +106,7 @@ type scanState struct {
 	s        sink
 	seen     map[string]*seen
 	order    []string
-	stream   *seen     // the stream whose parts are being read
-	streamH  hash.Hash // its running hash
+	stream   *seen // the stream whose parts are being read
 	manifest *Manifest
 }
 
@@ -156,7 +154,7 @@ func (st *scanState) add(name string, e *seen) {
 }
 
 // part handles one part of a stream. Parts of one stream are consecutive
-// and numbered from 0; the stream's hash runs over all of them.
+// and numbered from 0.
 func (st *scanState) part(name string, r io.Reader) error {
 	m := partRE.FindStringSubmatch(name)
 	if m == nil {
@@ -170,21 +168,18 @@ func (st *scanState) part(name string, r io.Reader) error {
 			return fmt.Errorf("archive stream %s appears twice", stream)
 		}
 		st.stream = &seen{typ: TypeStream}
-		st.streamH = sha256.New()
 		st.add(stream, st.stream)
 	case st.stream == nil || st.seen[stream] != st.stream || len(st.stream.parts) != i:
 		return fmt.Errorf("archive stream part %s is out of order", name)
 	}
-	h := st.streamH
-	hr := &hashReader{r: r, h: h}
-	if err := st.s.streamPart(stream, i, hr); err != nil {
+	cr := &countReader{r: r}
+	if err := st.s.streamPart(stream, i, cr); err != nil {
 		return err
 	}
-	if err := hr.drain(); err != nil {
+	if err := cr.drain(); err != nil {
 		return fmt.Errorf("read %s: %w", name, err)
 	}
 	st.stream.parts = append(st.stream.parts, name)
-	st.stream.size += hr.n
-	st.stream.sha256 = hexSum(h)
+	st.stream.size += cr.n
 	return nil
 }
