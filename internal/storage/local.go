@@ -54,6 +54,12 @@ const writeBuffer = 256 << 10
 // its writeback is started.
 const writebackChunk = 8 << 20
 
+// dropLag is how far behind the newest chunk the writer waits for the disk
+// and drops pages: room for the disk's hiccups, so that the writer (and
+// the compression feeding it) waits only when the disk is slower on
+// average.
+const dropLag = 4 * writebackChunk
+
 // Write appends to the partial file.
 func (p *Pending) Write(b []byte) (int, error) { return p.buf.Write(b) }
 
@@ -81,9 +87,9 @@ func (w *fileWriter) Write(b []byte) (int, error) {
 	w.written += int64(n)
 	if w.written-w.flushed >= writebackChunk {
 		startWriteback(w.f, w.flushed, w.written-w.flushed)
-		if w.flushed > w.dropped {
-			dropWritten(w.f, w.dropped, w.flushed-w.dropped)
-			w.dropped = w.flushed
+		if behind := w.flushed - dropLag; behind > w.dropped {
+			dropWritten(w.f, w.dropped, behind-w.dropped)
+			w.dropped = behind
 		}
 		w.flushed = w.written
 	}

@@ -27,7 +27,7 @@ func TestWriteDropsBehind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const total = 48 << 20
+	const total = 112 << 20
 	rng := rand.New(rand.NewPCG(1, 2))
 	data := make([]byte, total)
 	for i := range data {
@@ -41,7 +41,7 @@ func TestWriteDropsBehind(t *testing.T) {
 		off += n
 	}
 	resident := residentBytes(t, p.f.Name())
-	if limit := int64(3*writebackChunk + writeBuffer); resident > limit {
+	if limit := int64(dropLag + 2*writebackChunk + writeBuffer); resident > limit {
 		t.Errorf("%d MiB of the %d MiB written are still cached, want at most %d MiB",
 			resident>>20, total>>20, limit>>20)
 	}
