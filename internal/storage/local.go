@@ -65,16 +65,17 @@ func (p *Pending) Write(b []byte) (int, error) { return p.buf.Write(b) }
 
 // fileWriter writes to the partial file behind the disk: every
 // writebackChunk bytes it starts the writeback of the newest chunk, then
-// waits for the chunks before it and drops them from the page cache.
+// waits for the chunks more than dropLag behind it and drops them from the
+// page cache.
 //
 // An archive is written once and read rarely, so keeping it cached only
 // evicts what the machine does read: the files being backed up, the
 // database's own pages. Dropping it behind also bounds its share of the
-// page cache to two chunks, whose pages the next chunks reuse: on the
-// development VM (which hands freed memory back to its host) writing 500
-// MB into fresh page cache cost 0.9-1.5 s of system time, and 0.17 s this
-// way. The disk sets the pace only if it is slower than compression; the
-// fsync at Commit would have waited for the same writes.
+// page cache to dropLag and two chunks, whose pages the next chunks reuse:
+// on the development VM (which hands freed memory back to its host)
+// writing 500 MB into fresh page cache cost 0.9-1.5 s of system time, and
+// 0.17 s this way. The disk sets the pace only if it is slower than
+// compression; the fsync at Commit would have waited for the same writes.
 type fileWriter struct {
 	f *os.File
 	// written counts bytes; writeback has been started below flushed, and
