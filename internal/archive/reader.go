@@ -172,14 +172,14 @@ func (st *scanState) part(name string, r io.Reader) error {
 	case st.stream == nil || st.seen[stream] != st.stream || len(st.stream.parts) != i:
 		return fmt.Errorf("archive stream part %s is out of order", name)
 	}
-	cr := &countReader{r: r}
-	if err := st.s.streamPart(stream, i, cr); err != nil {
+	hr := &hashReader{r: r}
+	if err := st.s.streamPart(stream, i, hr); err != nil {
 		return err
 	}
-	if err := cr.drain(); err != nil {
+	if err := hr.drain(); err != nil {
 		return fmt.Errorf("read %s: %w", name, err)
 	}
 	st.stream.parts = append(st.stream.parts, name)
-	st.stream.size += cr.n
+	st.stream.size += hr.n
 	return nil
 }

@@ -82,7 +82,8 @@ func (discard) file(string, *tar.Header, io.Reader) error { return nil }
 func (discard) streamPart(string, int, io.Reader) error   { return nil }
 func (discard) finish(Manifest) error                     { return nil }
 
-// hashReader hashes and counts what is read through it.
+// hashReader counts what is read through it and hashes it into h, if h is
+// set (streams are counted only).
 type hashReader struct {
 	r io.Reader
 	h hash.Hash
@@ -91,36 +92,20 @@ type hashReader struct {
 
 func (hr *hashReader) Read(b []byte) (int, error) {
 	n, err := hr.r.Read(b)
-	hr.h.Write(b[:n])
+	if hr.h != nil {
+		hr.h.Write(b[:n])
+	}
 	hr.n += int64(n)
 	return n, err
 }
 
-// drain reads what the sink left unread, so it is hashed too.
+// drain reads what the sink left unread, so it is counted too.
 func (hr *hashReader) drain() error {
 	_, err := io.Copy(io.Discard, hr)
 	return err
 }
 
 func (hr *hashReader) sum() string { return hexSum(hr.h) }
-
-// countReader counts what is read through it.
-type countReader struct {
-	r io.Reader
-	n int64
-}
-
-func (cr *countReader) Read(b []byte) (int, error) {
-	n, err := cr.r.Read(b)
-	cr.n += int64(n)
-	return n, err
-}
-
-// drain reads what the sink left unread, so it is counted too.
-func (cr *countReader) drain() error {
-	_, err := io.Copy(io.Discard, cr)
-	return err
-}
 
 // ctxReader stops reading once ctx is done, so a long extract can be
 // canceled between two reads.
