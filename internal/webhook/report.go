@@ -140,14 +140,30 @@ func SanitizeSource(s string) string {
 }
 
 func str(raw json.RawMessage) (string, bool) {
-	if len(raw) == 0 || raw[0] != '"' {
+	if len(raw) < 2 || raw[0] != '"' {
 		return "", false
+	}
+	// Most strings need no decoding: printable ASCII without escapes. The
+	// body was validated as a whole, so raw is one complete JSON string.
+	if plain(raw[1 : len(raw)-1]) {
+		return string(raw[1 : len(raw)-1]), true
 	}
 	var s string
 	if json.Unmarshal(raw, &s) != nil {
 		return "", false
 	}
 	return s, true
+}
+
+// plain reports whether b is printable ASCII without quotes or
+// backslashes: a JSON string body that decodes to itself.
+func plain(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // count reads a non-negative integer given as a JSON number or a string of
