@@ -13,6 +13,7 @@ import (
 	"strconv"
 
 	"github.com/backupd/backupd/internal/domain"
+	"github.com/backupd/backupd/internal/storage"
 )
 
 // PartialSuffix marks a download in progress; a later Download resumes it.
@@ -133,15 +134,23 @@ func (c *Client) fetch(ctx context.Context, id int64, b domain.Backup, f *os.Fil
 		}
 		have = 0
 	}
-	w := io.Writer(f)
+	// Written behind the disk, as the daemon writes archives: the fsync
+	// that follows finds little left to write, and a large download does
+	// not push what the machine reads out of the page cache.
+	bw := storage.NewBehindWriter(f, have)
+	w := io.Writer(bw)
 	if progress != nil {
-		w = &progressWriter{w: f, done: have, total: b.SizeBytes, fn: progress}
+		w = &progressWriter{w: bw, done: have, total: b.SizeBytes, fn: progress}
 	}
 	if _, err := io.CopyBuffer(io.MultiWriter(w, h), resp.Body, make([]byte, 1<<20)); err != nil {
+		bw.Flush() // keep what arrived for the resume
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		return &UnreachableError{Err: fmt.Errorf("download cut off: %w (run it again to resume)", err)}
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write download: %w", err)
 	}
 	return nil
 }
