@@ -25,7 +25,13 @@ export class Sources {
     // pointer or the keyboard focus would swallow the click or lose focus.
     const items = all.map((s) => this.item(s) ?? this.build(s));
     items.forEach((li, i) => this.update(all[i], li));
-    this.list.replaceChildren(...items);
+    // Even the same nodes, put back, are detached for a moment: a click
+    // whose press and release straddle that moment never fires. So the
+    // list is only rebuilt when its entries changed.
+    const kids = this.list.children;
+    if (kids.length !== items.length || items.some((li, i) => kids[i] !== li)) {
+      this.list.replaceChildren(...items);
+    }
     if (!all.length) this.list.append(el('li', { class: 'muted' }, 'No sources are configured.'));
   }
 
