@@ -28,14 +28,7 @@ func TestCommandStdout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dst := t.TempDir()
-	if _, err := archive.Extract(context.Background(), bytes.NewReader(data), dst); err != nil {
-		t.Fatal(err)
-	}
-	got, err := os.ReadFile(filepath.Join(dst, "stdout"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := extractStdout(t, data)
 	if !bytes.Equal(got, b) {
 		t.Errorf("stdout differs: %d bytes, want %d", len(got), len(b))
 	}
@@ -90,6 +83,21 @@ func TestCommandCancelKillsGroup(t *testing.T) {
 	}
 }
 
+// extractStdout unpacks a command source's archive and returns its stdout
+// stream.
+func extractStdout(t *testing.T, data []byte) []byte {
+	t.Helper()
+	dst := t.TempDir()
+	if _, err := archive.Extract(context.Background(), bytes.NewReader(data), dst); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dst, "stdout"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
 // alive reports whether pid runs and is not a zombie.
 func alive(pid int) bool {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
@@ -135,14 +143,7 @@ func TestCommandSlowSmallWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dst := t.TempDir()
-	if _, err := archive.Extract(context.Background(), bytes.NewReader(data), dst); err != nil {
-		t.Fatal(err)
-	}
-	got, err := os.ReadFile(filepath.Join(dst, "stdout"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := extractStdout(t, data)
 	var want bytes.Buffer
 	for i := range 3000 {
 		fmt.Fprintf(&want, "%05d:0123456789abcdef0123456789abcdef\n", i)
