@@ -136,17 +136,7 @@ func (h *Hub) Publish(ev domain.Event) {
 	}
 	h.head = ev.ID
 	eventsEmitted.Inc()
-	m1, m2 := send(p1, ev.ID), send(p2, ev.ID)
-	h.startBatchLocked()
-	defer h.endBatchLocked()
-	for c := range h.clients {
-		switch {
-		case c.proto == 1:
-			h.enqueueLocked(c, m1)
-		case c.live && ev.ID > c.joinHead && c.match(ev):
-			h.enqueueLocked(c, m2)
-		}
-	}
+	h.fanOutLocked(ev, send(p1, ev.ID), send(p2, ev.ID))
 }
 
 // Broadcast sends an ephemeral event (a progress tick, a test message) to
@@ -160,13 +150,20 @@ func (h *Hub) Broadcast(ev domain.Event) {
 	m1, m2 := send(p1, 0), send(p2, 0)
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.fanOutLocked(ev, m1, m2)
+}
+
+// fanOutLocked queues m1 for every protocol 1 client and m2 for every live
+// protocol 2 client that ev matches. A stored event goes only to clients
+// that joined before it: the rest get it from their replay.
+func (h *Hub) fanOutLocked(ev domain.Event, m1, m2 outgoing) {
 	h.startBatchLocked()
 	defer h.endBatchLocked()
 	for c := range h.clients {
 		switch {
 		case c.proto == 1:
 			h.enqueueLocked(c, m1)
-		case c.live && c.match(ev):
+		case c.live && (ev.Ephemeral || ev.ID > c.joinHead) && c.match(ev):
 			h.enqueueLocked(c, m2)
 		}
 	}
