@@ -87,10 +87,7 @@ func TestCommandCancelKillsGroup(t *testing.T) {
 // stream.
 func extractStdout(t *testing.T, data []byte) []byte {
 	t.Helper()
-	dst := t.TempDir()
-	if _, err := archive.Extract(context.Background(), bytes.NewReader(data), dst); err != nil {
-		t.Fatal(err)
-	}
+	dst, _ := extract(t, data)
 	got, err := os.ReadFile(filepath.Join(dst, "stdout"))
 	if err != nil {
 		t.Fatal(err)

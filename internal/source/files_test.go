@@ -34,6 +34,18 @@ func dump(t *testing.T, src Source) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// extract unpacks an archive made by dump into a temp dir and returns the
+// dir and the manifest.
+func extract(t *testing.T, data []byte) (string, archive.Manifest) {
+	t.Helper()
+	dst := t.TempDir()
+	m, err := archive.Extract(context.Background(), bytes.NewReader(data), dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst, m
+}
+
 func newSource(t *testing.T, cfg config.Source) Source {
 	t.Helper()
 	s, err := New("t", cfg)
@@ -71,11 +83,7 @@ func TestFilesRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dst := t.TempDir()
-	m, err := archive.Extract(context.Background(), bytes.NewReader(data), dst)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dst, m := extract(t, data)
 	var names []string
 	for _, e := range m.Entries {
 		names = append(names, e.Name)

@@ -2,15 +2,12 @@ package source
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"fmt"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/backupd/backupd/internal/archive"
 	"github.com/backupd/backupd/internal/config"
 	"github.com/backupd/backupd/internal/testenv"
 )
@@ -72,10 +69,7 @@ func TestSQLiteSnapshotWhileAnotherProcessWrites(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			dst := t.TempDir()
-			if _, err := archive.Extract(context.Background(), bytes.NewReader(data), dst); err != nil {
-				t.Fatal(err)
-			}
+			dst, _ := extract(t, data)
 			n := checkSnapshot(t, filepath.Join(dst, "live.db"), before)
 			t.Logf("%s: %d rows committed before the backup, %d in the copy", mode, before, n)
 		})

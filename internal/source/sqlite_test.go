@@ -1,7 +1,6 @@
 package source
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"path/filepath"
@@ -12,7 +11,6 @@ import (
 
 	_ "github.com/mattn/go-sqlite3"
 
-	"github.com/backupd/backupd/internal/archive"
 	"github.com/backupd/backupd/internal/config"
 	"github.com/backupd/backupd/internal/domain"
 )
@@ -65,11 +63,7 @@ func TestSQLiteLiveSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	dst := t.TempDir()
-	m, err := archive.Extract(context.Background(), bytes.NewReader(data), dst)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dst, m := extract(t, data)
 	if got, want := m.Entries[0].Name, "app.db"; got != want {
 		t.Errorf("entry = %s, want %s", got, want)
 	}
