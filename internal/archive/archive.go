@@ -1,6 +1,6 @@
 // Package archive writes and reads backupd archives: one tar stream,
 // compressed with zstd, whose last entry is a JSON manifest listing every
-// entry with its size and SHA-256. The writer makes one streaming pass with
+// entry with its size and, for files, a checksum. The writer makes one streaming pass with
 // bounded memory; the reader extracts or verifies in one pass too. The format
 // is described in docs/archive.md.
 package archive
@@ -18,8 +18,10 @@ import (
 // A source may not use it at the root of its dump.
 const ManifestName = "MANIFEST.json"
 
-// FormatVersion is the manifest's format number.
-const FormatVersion = 1
+// FormatVersion is the manifest's format number. Format 1 recorded a
+// SHA-256 for each file, format 2 an XXH64 (checksum.go); readers accept
+// both.
+const FormatVersion = 2
 
 // PartSize is the largest tar entry a stream is split into. AddStream holds
 // one part in memory, so this is also its buffer size.
@@ -80,7 +82,8 @@ type Entry struct {
 	Mode     int64     `json:"mode"`
 	ModTime  time.Time `json:"mod_time"`
 	Linkname string    `json:"linkname,omitempty"`
-	SHA256   string    `json:"sha256,omitempty"` // file (see Writer.AddStream)
+	XXH64    string    `json:"xxh64,omitempty"`  // file: its contents' XXH64, 16 hex digits (checksum.go)
+	SHA256   string    `json:"sha256,omitempty"` // file in a format 1 archive, instead of XXH64
 	Parts    []string  `json:"parts,omitempty"`  // stream
 }
 

@@ -7,12 +7,15 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // build writes a small archive with every kind of entry and returns its
@@ -66,7 +69,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Errorf("Result.Size = %d, want %d", got, want)
 	}
 	m := res.Manifest
-	if m.Format != 1 || m.Source != "s" || m.BackupID != 7 || m.Version != "test" || m.Finished.IsZero() {
+	if m.Format != FormatVersion || m.Source != "s" || m.BackupID != 7 || m.Version != "test" || m.Finished.IsZero() {
 		t.Errorf("manifest header = %+v", m)
 	}
 	if got, want := len(m.Entries), 7; got != want {
@@ -100,14 +103,13 @@ func TestRoundTrip(t *testing.T) {
 		switch e.Type {
 		case TypeFile:
 			b, _ := os.ReadFile(p)
-			s := sha256.Sum256(b)
-			if g, w := hex.EncodeToString(s[:]), e.SHA256; g != w {
-				t.Errorf("%s: sha %s, want %s", e.Name, g, w)
+			if g, w := fmt.Sprintf("%016x", xxhash.Sum64(b)), e.XXH64; g != w || e.SHA256 != "" {
+				t.Errorf("%s: manifest has xxh64 %s and sha256 %q, want xxh64 %s and no sha256", e.Name, w, e.SHA256, g)
 			}
 		case TypeStream:
 			b, _ := os.ReadFile(p)
-			if int64(len(b)) != e.Size || e.SHA256 != "" {
-				t.Errorf("%s: %d bytes and sha256 %q, want %d bytes and no sha256", e.Name, len(b), e.SHA256, e.Size)
+			if int64(len(b)) != e.Size || e.SHA256 != "" || e.XXH64 != "" {
+				t.Errorf("%s: %d bytes and checksums %q %q, want %d bytes and no checksum", e.Name, len(b), e.SHA256, e.XXH64, e.Size)
 			}
 		case TypeSymlink:
 			target, _ := os.Readlink(p)

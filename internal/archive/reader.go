@@ -3,7 +3,6 @@ package archive
 import (
 	"archive/tar"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -31,7 +30,7 @@ type sink interface {
 type seen struct {
 	typ      string
 	size     int64
-	sha256   string
+	xxh64    string // files; format 1 entries (SHA-256) are checked by size
 	linkname string
 	parts    []string
 }
@@ -135,14 +134,14 @@ func (st *scanState) entry(hdr *tar.Header, r io.Reader) error {
 		st.add(name, &seen{typ: TypeSymlink, linkname: hdr.Linkname})
 		return st.s.symlink(name, hdr)
 	case hdr.Typeflag == tar.TypeReg:
-		hr := &hashReader{r: r, h: sha256.New()}
+		hr := &hashReader{r: r, h: newFileHash()}
 		if err := st.s.file(name, hdr, hr); err != nil {
 			return err
 		}
 		if err := hr.drain(); err != nil {
 			return fmt.Errorf("read %s: %w", name, err)
 		}
-		st.add(name, &seen{typ: TypeFile, size: hr.n, sha256: hr.sum()})
+		st.add(name, &seen{typ: TypeFile, size: hr.n, xxh64: hr.sum()})
 		return nil
 	}
 	return fmt.Errorf("archive entry %s has unsupported tar type %q", name, hdr.Typeflag)

@@ -3,7 +3,6 @@ package archive
 import (
 	"archive/tar"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"hash"
@@ -24,8 +23,8 @@ func (st *scanState) readManifest(r io.Reader) error {
 	if err := json.Unmarshal(body, &m); err != nil {
 		return fmt.Errorf("decode manifest: %w", err)
 	}
-	if m.Format != FormatVersion {
-		return fmt.Errorf("manifest format %d is not supported (this backupd reads format %d)", m.Format, FormatVersion)
+	if m.Format < 1 || m.Format > FormatVersion {
+		return fmt.Errorf("manifest format %d is not supported (this backupd reads formats 1 to %d)", m.Format, FormatVersion)
 	}
 	st.manifest = &m
 	return nil
@@ -47,8 +46,10 @@ func verify(m Manifest, got map[string]*seen) error {
 			probs = append(probs, fmt.Sprintf("%s: is a %s in the archive but a %s in the manifest", e.Name, g.typ, e.Type))
 		case g.size != e.Size:
 			probs = append(probs, fmt.Sprintf("%s: size %d, manifest says %d", e.Name, g.size, e.Size))
-		case e.Type == TypeFile && g.sha256 != e.SHA256:
-			probs = append(probs, fmt.Sprintf("%s: SHA-256 %s, manifest says %s", e.Name, g.sha256, e.SHA256))
+		case e.Type == TypeFile && e.XXH64 == "" && e.SHA256 == "":
+			probs = append(probs, fmt.Sprintf("%s: the manifest has no checksum for it", e.Name))
+		case e.Type == TypeFile && e.XXH64 != "" && g.xxh64 != e.XXH64:
+			probs = append(probs, fmt.Sprintf("%s: XXH64 %s, manifest says %s", e.Name, g.xxh64, e.XXH64))
 		case g.linkname != e.Linkname:
 			probs = append(probs, fmt.Sprintf("%s: links to %q, manifest says %q", e.Name, g.linkname, e.Linkname))
 		case e.Type == TypeStream && !slices.Equal(g.parts, e.Parts):
@@ -120,5 +121,3 @@ func (cr *ctxReader) Read(b []byte) (int, error) {
 	}
 	return cr.r.Read(b)
 }
-
-func hexSum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }

@@ -104,7 +104,7 @@ func (w *Writer) AddFile(hdr *tar.Header, r io.Reader) error {
 		if err != nil {
 			return w.fail(fmt.Errorf("archive %s: %w", name, err))
 		}
-		e.SHA256 = sum
+		e.XXH64 = sum
 	}
 	w.names[name] = true
 	w.entries = append(w.entries, e)
@@ -112,9 +112,9 @@ func (w *Writer) AddFile(hdr *tar.Header, r io.Reader) error {
 }
 
 // copyN copies exactly n bytes from r into the current tar entry and
-// returns their SHA-256.
+// returns their checksum (checksum.go).
 func (w *Writer) copyN(r io.Reader, n int64) (string, error) {
-	h := sha256.New()
+	h := newFileHash()
 	var done int64
 	for done < n {
 		b := w.buf
@@ -137,7 +137,7 @@ func (w *Writer) copyN(r io.Reader, n int64) (string, error) {
 			return "", fmt.Errorf("read: %w", err)
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hexSum(h), nil
 }
 
 // AddStream reads r to EOF and stores it as one stream entry called name,

@@ -3,11 +3,9 @@ package restore
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,8 +20,8 @@ import (
 )
 
 // checkEntries re-reads what was restored to disk and compares every
-// entry with the manifest: files and streams by size and SHA-256, symlinks
-// by target, directories by existence.
+// entry with the manifest: files by size and checksum, streams by size,
+// symlinks by target, directories by existence.
 func checkEntries(dir string, m archive.Manifest) error {
 	var probs []string
 	for _, e := range m.Entries {
@@ -52,32 +50,23 @@ func checkEntries(dir string, m archive.Manifest) error {
 				probs = append(probs, fmt.Sprintf("%s: restored %d bytes, manifest says %d", e.Name, fi.Size(), e.Size))
 			}
 		case archive.TypeFile:
-			size, sum, err := hashFile(p)
-			switch {
-			case err != nil:
-				probs = append(probs, fmt.Sprintf("%s: %v", e.Name, err))
-			case size != e.Size:
-				probs = append(probs, fmt.Sprintf("%s: restored %d bytes, manifest says %d", e.Name, size, e.Size))
-			case sum != e.SHA256:
-				probs = append(probs, fmt.Sprintf("%s: restored SHA-256 %s, manifest says %s", e.Name, sum, e.SHA256))
+			if err := checkFile(p, e); err != nil {
+				probs = append(probs, fmt.Sprintf("%s: restored %v", e.Name, err))
 			}
 		}
 	}
 	return problems("the restored files do not match the manifest", probs)
 }
 
-func hashFile(p string) (int64, string, error) {
+// checkFile compares the restored file at p with its manifest entry: size
+// and checksum.
+func checkFile(p string, e archive.Entry) error {
 	f, err := os.Open(p)
 	if err != nil {
-		return 0, "", err
+		return err
 	}
 	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return n, "", fmt.Errorf("read: %w", err)
-	}
-	return n, hex.EncodeToString(h.Sum(nil)), nil
+	return e.CheckContent(f)
 }
 
 // checkSQLite opens the restored database, runs PRAGMA integrity_check
