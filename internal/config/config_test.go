@@ -78,6 +78,8 @@ func TestErrorsNameWhatToFix(t *testing.T) {
 		{"sources:\n  catalog:\n    kind: files\n    path: /x\n", "taken by the built-in catalog source"},
 		{"auth:\n  tokens: [short]\n", "at least 16 characters"},
 		{"webhooks:\n  secrets: [abc]\n", "whsec_"},
+		{"webhooks:\n  outbound:\n    - url: https://x.example/hook\n      secret: whsec_YWJj\n      events: [backup.succeeded, backup.done]\n",
+			`webhooks.outbound[0].events[1]: "backup.done" is not an event type`},
 		{"password: ${BACKUPD_TEST_SURELY_UNSET}\n", "BACKUPD_TEST_SURELY_UNSET"},
 	}
 	for _, c := range cases {

@@ -88,6 +88,11 @@ func (c Config) Validate() error {
 		if !strings.HasPrefix(o.Secret, "whsec_") {
 			bad("webhooks.outbound[%d].secret: must start with whsec_", i)
 		}
+		for j, typ := range o.Events {
+			if !domain.IsStoredEventType(typ) {
+				bad("webhooks.outbound[%d].events[%d]: %q is not an event type (backup.queued, backup.started, backup.succeeded, backup.failed, backup.canceled, backup.verified, report.received, or * for all)", i, j, typ)
+			}
+		}
 	}
 	return errors.Join(errs...)
 }

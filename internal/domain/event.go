@@ -16,6 +16,21 @@ const (
 	EventReportReceived  = "report.received"
 )
 
+// AllStoredEvents, as an outbound endpoint's event type, stands for every
+// stored event type.
+const AllStoredEvents = "*"
+
+// IsStoredEventType reports whether typ names a stored event type, or is
+// AllStoredEvents: what an outbound endpoint can subscribe to.
+func IsStoredEventType(typ string) bool {
+	switch typ {
+	case EventBackupQueued, EventBackupStarted, EventBackupSucceeded, EventBackupFailed,
+		EventBackupCanceled, EventBackupVerified, EventReportReceived, AllStoredEvents:
+		return true
+	}
+	return false
+}
+
 // Ephemeral event types: sent live over the hub, never stored, id 0.
 const (
 	EventBackupProgress = "backup.progress"

@@ -20,13 +20,7 @@ import (
 var DefaultEvents = []string{domain.EventBackupSucceeded, domain.EventBackupFailed, domain.EventBackupCanceled}
 
 // AllEvents, as an endpoint's event type, subscribes it to every stored event.
-const AllEvents = "*"
-
-var storedEvents = map[string]bool{
-	domain.EventBackupQueued: true, domain.EventBackupStarted: true, domain.EventBackupSucceeded: true,
-	domain.EventBackupFailed: true, domain.EventBackupCanceled: true, domain.EventBackupVerified: true,
-	domain.EventReportReceived: true, AllEvents: true,
-}
+const AllEvents = domain.AllStoredEvents
 
 // Store is the catalog as the Dispatcher uses it.
 type Store interface {
@@ -129,7 +123,7 @@ func NewDispatcher(store Store, endpoints []config.Outbound, opts Options) (*Dis
 			types = DefaultEvents
 		}
 		for _, typ := range types {
-			if !storedEvents[typ] {
+			if !domain.IsStoredEventType(typ) {
 				return nil, fmt.Errorf("webhooks.outbound[%d].events: %q is not an event type (backup.succeeded, backup.failed, report.received, * ...)", i, typ)
 			}
 			t.events[typ] = true
