@@ -116,6 +116,9 @@ func TestRoundTrip(t *testing.T) {
 			if g, w := target, e.Linkname; g != w {
 				t.Errorf("%s: link %s, want %s", e.Name, g, w)
 			}
+			if g, w := fi.ModTime(), e.ModTime; !g.Equal(w) {
+				t.Errorf("%s: symlink mtime %v, want %v", e.Name, g, w)
+			}
 			continue
 		}
 		if g, w := int64(fi.Mode().Perm()), e.Mode; g != w {

@@ -69,6 +69,9 @@ func (x *extractor) symlink(name string, hdr *tar.Header) error {
 		return fmt.Errorf("create symlink: %w", err)
 	}
 	x.kinds[name] = 'l'
+	if err := lchtimes(x.root, name, hdr.ModTime); err != nil {
+		return fmt.Errorf("set mtime of symlink %s: %w", name, err)
+	}
 	return nil
 }
 
