@@ -99,7 +99,7 @@ func runIntake(b *testing.B, n int, mk func(*catalog.DB) (webhook.Submitter, fun
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := httptest.NewServer(httpapi.New(httpapi.Config{Extra: httpapi.WebhookRoutes(recv, nil, nil)}).Handler())
+	srv := httptest.NewServer(httpapi.New(httpapi.Config{Extra: httpapi.WebhookRoutes(recv, nil, nil, nil)}).Handler())
 	defer srv.Close()
 	addr := strings.TrimPrefix(srv.URL, "http://")
 

@@ -77,7 +77,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	d.hub = hub.New(db, hub.Options{
 		QueueSize: cfg.WebSocket.QueueSize, AllowedOrigins: cfg.WebSocket.AllowedOrigins, Logger: log,
 	})
-	recv, closeWebhooks, err := openWebhooks(ctx, cfg, db, log)
+	recv, disp, closeWebhooks, err := openWebhooks(ctx, cfg, db, log)
 	if err != nil {
 		return err
 	}
@@ -111,7 +111,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Config{
 			Runner: d.run, Catalog: db, Archives: store, Verifier: drill, Sources: sourceInfos(cfg, specs),
-			Hub: d.hub, Extra: httpapi.WebhookRoutes(recv, db, log), Web: web.FS(), Tokens: cfg.Auth.Tokens, Version: version, Logger: log,
+			Hub: d.hub, Extra: httpapi.WebhookRoutes(recv, db, disp, log), Web: web.FS(), Tokens: cfg.Auth.Tokens, Version: version, Logger: log,
 		}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
@@ -148,21 +148,21 @@ func (d *daemon) serveUntil(ctx context.Context, srv *http.Server, ln net.Listen
 // openWebhooks starts the inbound intake (group commit) and the outbound
 // dispatcher. The returned func closes them: intake first, so that a batch
 // in flight is finished, then the dispatcher.
-func openWebhooks(ctx context.Context, cfg config.Config, db *catalog.DB, log *slog.Logger) (*webhook.Receiver, func(), error) {
+func openWebhooks(ctx context.Context, cfg config.Config, db *catalog.DB, log *slog.Logger) (*webhook.Receiver, *webhook.Dispatcher, func(), error) {
 	intake := webhook.NewIntake(db, 0)
 	recv, err := webhook.NewReceiver(cfg.Webhooks.Secrets, cfg.Webhooks.TrustedProxies, intake)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	disp, err := webhook.NewDispatcher(db, cfg.Webhooks.Outbound, webhook.Options{Logger: log})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := disp.Open(ctx); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	intake.Open()
-	return recv, func() { intake.Close(); disp.Close() }, nil
+	return recv, disp, func() { intake.Close(); disp.Close() }, nil
 }
 
 func schedulesOf(cfg config.Config) map[string]string {

@@ -126,15 +126,20 @@ func (db *DB) DeliveryCursor(ctx context.Context) (int64, error) {
 // QueueDeliveries inserts ds and moves the cursor to cursor in one
 // transaction, so that after a crash every event past the cursor is read
 // again and every event before it has its deliveries. A delivery already
-// queued for the same (endpoint, event) is left as it is.
+// queued for the same (endpoint, event) is left as it is, and none is
+// queued for a disabled endpoint: the catalog decides, not the caller's
+// memory of it, so a 410 recorded a moment ago (RecordAttempt) is never
+// followed by a delivery nobody will send.
 func (db *DB) QueueDeliveries(ctx context.Context, cursor int64, ds []NewDelivery) error {
 	err := db.update(ctx, func(tx *sql.Tx) (bool, error) {
 		now := formatTime(time.Now())
 		for _, d := range ds {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries
 				(endpoint_id, event_id, event_type, msg_id, payload, created_at, next_attempt_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (endpoint_id, event_id) DO NOTHING`,
-				d.EndpointID, d.EventID, d.EventType, d.MsgID, string(d.Payload), now, now); err != nil {
+				SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS
+					(SELECT 1 FROM webhook_endpoints WHERE id = ? AND disabled_at IS NULL)
+				ON CONFLICT (endpoint_id, event_id) DO NOTHING`,
+				d.EndpointID, d.EventID, d.EventType, d.MsgID, string(d.Payload), now, now, d.EndpointID); err != nil {
 				return false, fmt.Errorf("insert delivery: %w", err)
 			}
 		}
@@ -295,6 +300,30 @@ func (db *DB) RecordAttempt(ctx context.Context, id int64, a Attempt) error {
 		return fmt.Errorf("record attempt: %w", err)
 	}
 	return nil
+}
+
+// EnableEndpoint clears the disabled mark a 410 Gone left on an endpoint
+// and returns the endpoint. Deliveries canceled then stay canceled; events
+// from now on are delivered again. ENOTFOUND if there is no such endpoint.
+func (db *DB) EnableEndpoint(ctx context.Context, id int64) (Endpoint, error) {
+	err := db.update(ctx, func(tx *sql.Tx) (bool, error) {
+		res, err := tx.ExecContext(ctx, `UPDATE webhook_endpoints SET disabled_at = NULL, disabled_reason = '' WHERE id = ?`, id)
+		if err != nil {
+			return false, fmt.Errorf("enable endpoint %d: %w", id, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return false, domain.Errorf(domain.ENOTFOUND, "no outbound endpoint %d", id)
+		}
+		return false, nil
+	})
+	if err != nil {
+		return Endpoint{}, err
+	}
+	e := Endpoint{ID: id}
+	if err := db.read.QueryRowContext(ctx, `SELECT url FROM webhook_endpoints WHERE id = ?`, id).Scan(&e.URL); err != nil {
+		return Endpoint{}, fmt.Errorf("read endpoint %d: %w", id, err)
+	}
+	return e, nil
 }
 
 func disableEndpoint(ctx context.Context, tx *sql.Tx, endpoint int64, at, reason string) error {

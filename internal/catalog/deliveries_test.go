@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/backupd/backupd/internal/catalog"
+	"github.com/backupd/backupd/internal/domain"
 )
 
 func TestDeliveryQueue(t *testing.T) {
@@ -77,5 +78,28 @@ func TestDeliveryQueue(t *testing.T) {
 	}
 	if due, _ := db.DueDeliveries(ctx, []int64{b.ID}, now.Add(2*time.Hour), 10); len(due) != 0 {
 		t.Errorf("disabled endpoint still has %d due", len(due))
+	}
+
+	// Nothing is queued for a disabled endpoint, whatever the caller asks.
+	late := catalog.NewDelivery{EndpointID: b.ID, EventID: 3, EventType: "backup.succeeded", MsgID: "msg_4", Payload: []byte(`{}`)}
+	if err := db.QueueDeliveries(ctx, 3, []catalog.NewDelivery{late}); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := db.ListDeliveries(ctx, catalog.DeliveryFilter{}); len(list) != 3 {
+		t.Errorf("%d deliveries after queuing one for a disabled endpoint, want 3", len(list))
+	}
+	// Enabled again, it is queued for from then on.
+	e, err := db.EnableEndpoint(ctx, b.ID)
+	if err != nil || e.URL != "http://b.example/hook" {
+		t.Fatalf("EnableEndpoint = %+v, %v", e, err)
+	}
+	if err := db.QueueDeliveries(ctx, 3, []catalog.NewDelivery{late}); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := db.DueDeliveries(ctx, []int64{b.ID}, time.Now(), 10); len(due) != 1 || due[0].MsgID != "msg_4" {
+		t.Errorf("due after enabling = %+v, want msg_4 alone", due)
+	}
+	if _, err := db.EnableEndpoint(ctx, 999); domain.ErrorCode(err) != domain.ENOTFOUND {
+		t.Errorf("EnableEndpoint(999) = %v, want ENOTFOUND", err)
 	}
 }

@@ -15,7 +15,7 @@ func pathID(r *http.Request) (int64, error) {
 	raw := chi.URLParam(r, "id")
 	id, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil || id <= 0 {
-		return 0, domain.Errorf(domain.EINVALID, "backup id %q is not a positive integer", raw)
+		return 0, domain.Errorf(domain.EINVALID, "id %q in the path is not a positive integer", raw)
 	}
 	return id, nil
 }

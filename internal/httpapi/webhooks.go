@@ -10,6 +10,7 @@ import (
 
 	"github.com/backupd/backupd/internal/catalog"
 	"github.com/backupd/backupd/internal/domain"
+	"github.com/backupd/backupd/internal/webhook"
 )
 
 // WebhookReceiver checks, parses and durably stores one signed inbound
@@ -23,21 +24,30 @@ type DeliveryLister interface {
 	ListDeliveries(ctx context.Context, f catalog.DeliveryFilter) ([]catalog.Delivery, error)
 }
 
+// EndpointAdmin lists the outbound endpoints and enables one again after a
+// 410 Gone disabled it (webhook.Dispatcher).
+type EndpointAdmin interface {
+	Endpoints(ctx context.Context) ([]webhook.EndpointStatus, error)
+	Enable(ctx context.Context, id int64) (webhook.EndpointStatus, error)
+}
+
 type webhookHandlers struct {
 	recv       WebhookReceiver
 	deliveries DeliveryLister
+	endpoints  EndpointAdmin
 	log        *slog.Logger
 }
 
 // WebhookRoutes returns the Config.Extra that registers the webhook routes:
 // POST /webhooks/backup on the open router (senders prove themselves with a
-// signature, not a bearer token) and GET /webhooks/deliveries behind the
-// token. Either dependency may be nil to leave its route out.
-func WebhookRoutes(recv WebhookReceiver, deliveries DeliveryLister, log *slog.Logger) func(open, authed chi.Router) {
+// signature, not a bearer token); GET /webhooks/deliveries,
+// GET /webhooks/endpoints and POST /webhooks/endpoints/{id}/enable behind
+// the token. Any dependency may be nil to leave its routes out.
+func WebhookRoutes(recv WebhookReceiver, deliveries DeliveryLister, endpoints EndpointAdmin, log *slog.Logger) func(open, authed chi.Router) {
 	if log == nil {
 		log = slog.Default()
 	}
-	h := &webhookHandlers{recv: recv, deliveries: deliveries, log: log.With("component", "http")}
+	h := &webhookHandlers{recv: recv, deliveries: deliveries, endpoints: endpoints, log: log.With("component", "http")}
 	return func(open, authed chi.Router) {
 		if recv != nil {
 			open.Post("/webhooks/backup", h.handleWebhookReceive)
@@ -45,7 +55,38 @@ func WebhookRoutes(recv WebhookReceiver, deliveries DeliveryLister, log *slog.Lo
 		if deliveries != nil {
 			authed.Get("/webhooks/deliveries", h.handleDeliveryList)
 		}
+		if endpoints != nil {
+			authed.Get("/webhooks/endpoints", h.handleEndpointList)
+			authed.Post("/webhooks/endpoints/{id}/enable", h.handleEndpointEnable)
+		}
 	}
+}
+
+// handleEndpointList lists the configured outbound endpoints with whether
+// each is disabled (and why).
+func (h *webhookHandlers) handleEndpointList(w http.ResponseWriter, r *http.Request) {
+	list, err := h.endpoints.Endpoints(r.Context())
+	if err != nil {
+		WriteError(w, r, h.log, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, map[string]any{"endpoints": list})
+}
+
+// handleEndpointEnable enables an endpoint that a 410 Gone disabled and
+// answers with it; enabling one that is not disabled changes nothing.
+func (h *webhookHandlers) handleEndpointEnable(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		WriteError(w, r, h.log, err)
+		return
+	}
+	e, err := h.endpoints.Enable(r.Context(), id)
+	if err != nil {
+		WriteError(w, r, h.log, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, e)
 }
 
 // handleWebhookReceive stores a report and answers 200 with the record,

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -25,6 +27,7 @@ const AllEvents = domain.AllStoredEvents
 // Store is the catalog as the Dispatcher uses it.
 type Store interface {
 	Endpoints(ctx context.Context, urls []string) (map[string]catalog.Endpoint, error)
+	EnableEndpoint(ctx context.Context, id int64) (catalog.Endpoint, error)
 	DeliveryCursor(ctx context.Context) (int64, error)
 	Watch(ctx context.Context, after int64, poll time.Duration, emit func(domain.Event)) error
 	QueueDeliveries(ctx context.Context, cursor int64, ds []catalog.NewDelivery) error
@@ -184,6 +187,54 @@ func (d *Dispatcher) live() []*target {
 		}
 	}
 	return out
+}
+
+// EndpointStatus is a configured endpoint: its catalog row (id, URL,
+// whether and why it is disabled) and the event types it is sent.
+type EndpointStatus struct {
+	catalog.Endpoint
+	Events []string `json:"events"`
+}
+
+// Endpoints returns the configured endpoints, in config order, as they
+// stand in the catalog.
+func (d *Dispatcher) Endpoints(ctx context.Context) ([]EndpointStatus, error) {
+	rows, err := d.store.Endpoints(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]EndpointStatus, 0, len(d.targets))
+	for _, t := range d.targets {
+		out = append(out, EndpointStatus{Endpoint: rows[t.url], Events: slices.Sorted(maps.Keys(t.events))})
+	}
+	return out, nil
+}
+
+// Enable sends to a configured endpoint again after a 410 Gone disabled
+// it: events from now on are delivered; those it missed are not. ENOTFOUND
+// if no configured endpoint has that id.
+func (d *Dispatcher) Enable(ctx context.Context, id int64) (EndpointStatus, error) {
+	var t *target
+	for _, c := range d.targets {
+		if c.id == id {
+			t = c
+		}
+	}
+	if t == nil || id == 0 {
+		return EndpointStatus{}, domain.Errorf(domain.ENOTFOUND, "no configured outbound endpoint has id %d (backupctl endpoints lists them)", id)
+	}
+	e, err := d.store.EnableEndpoint(ctx, id)
+	if err != nil {
+		return EndpointStatus{}, err
+	}
+	d.mu.Lock()
+	wasDisabled := d.disabled[id]
+	delete(d.disabled, id)
+	d.mu.Unlock()
+	if wasDisabled {
+		d.log.Info("endpoint enabled again", "url", t.url)
+	}
+	return EndpointStatus{Endpoint: e, Events: slices.Sorted(maps.Keys(t.events))}, nil
 }
 
 func (d *Dispatcher) disable(id int64) {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -200,6 +201,50 @@ func TestDispatch410DisablesEndpoint(t *testing.T) {
 		t.Errorf("endpoints after 410: %+v", eps)
 	}
 	gone.check()
+}
+
+// Enable sends to an endpoint again after a 410; what it missed while
+// disabled stays missed.
+func TestDispatchEnableAfter410(t *testing.T) {
+	ctx := context.Background()
+	db := openCatalog(t, filepath.Join(t.TempDir(), "catalog.db"))
+	defer db.Close()
+	back := newReceiver(t, func(n int64, w http.ResponseWriter) {
+		if n == 1 {
+			w.WriteHeader(http.StatusGone)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	d := startDispatcher(t, db, fast, back.srv.URL)
+	defer d.Close()
+	finishBackup(t, db, "a")
+	waitDeliveries(t, db, catalog.DeliveryCanceled, atLeast(1))
+	finishBackup(t, db, "missed") // while disabled: never queued
+
+	list, err := d.Endpoints(ctx)
+	if err != nil || len(list) != 1 || list[0].DisabledAt == nil || list[0].URL != back.srv.URL {
+		t.Fatalf("Endpoints after 410 = %+v, %v; want the endpoint, disabled", list, err)
+	}
+	if got, want := list[0].Events, []string{"backup.canceled", "backup.failed", "backup.succeeded"}; !slices.Equal(got, want) {
+		t.Errorf("events = %v, want %v", got, want)
+	}
+	if _, err := d.Enable(ctx, list[0].ID+100); domain.ErrorCode(err) != domain.ENOTFOUND {
+		t.Errorf("Enable(unknown id) = %v, want ENOTFOUND", err)
+	}
+	e, err := d.Enable(ctx, list[0].ID)
+	if err != nil || e.DisabledAt != nil || e.URL != back.srv.URL {
+		t.Fatalf("Enable = %+v, %v", e, err)
+	}
+	finishBackup(t, db, "b")
+	delivered := waitDeliveries(t, db, catalog.DeliveryDelivered, atLeast(1))
+	if len(delivered) != 1 || back.calls.Load() != 2 {
+		t.Errorf("after Enable: %d delivered, %d calls; want 1 and 2 (the event missed while disabled is not sent)", len(delivered), back.calls.Load())
+	}
+	eps, _ := db.Endpoints(ctx, nil)
+	if eps[back.srv.URL].DisabledAt != nil || eps[back.srv.URL].DisabledReason != "" {
+		t.Errorf("catalog after Enable: %+v", eps[back.srv.URL])
+	}
 }
 
 func TestDispatchSurvivesRestart(t *testing.T) {

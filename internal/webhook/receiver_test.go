@@ -43,7 +43,7 @@ func newInbound(t *testing.T, trusted ...string) *inbound {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(httpapi.New(httpapi.Config{Extra: httpapi.WebhookRoutes(recv, db, nil)}).Handler())
+	srv := httptest.NewServer(httpapi.New(httpapi.Config{Extra: httpapi.WebhookRoutes(recv, db, nil, nil)}).Handler())
 	t.Cleanup(func() {
 		srv.Close()
 		intake.Close()
