@@ -96,7 +96,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	defer stopWatch()
 	drill := newDrill(cfg, db, store, tmp, log)
-	d.run = runner.New(db, localStorage{store}, specs, runner.Options{
+	d.run = runner.New(db, runner.Local{Local: store}, specs, runner.Options{
 		Workers: cfg.Workers, Compression: cfg.Compression, Version: version,
 		TempDir: tmp, Logger: log, AfterSuccess: verifyAfterSuccess(cfg, drill, log), OnProgress: d.hub.Broadcast,
 	})

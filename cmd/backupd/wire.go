@@ -11,7 +11,6 @@ import (
 	"github.com/backupd/backupd/internal/domain"
 	"github.com/backupd/backupd/internal/runner"
 	"github.com/backupd/backupd/internal/source"
-	"github.com/backupd/backupd/internal/storage"
 )
 
 func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
@@ -68,15 +67,4 @@ func sourceInfos(cfg config.Config, specs []runner.Spec) []domain.SourceInfo {
 		out = append(out, domain.SourceInfo{Name: s.Name, Kind: s.Source.Kind(), Schedule: c.Schedule, Verify: c.Verify})
 	}
 	return out
-}
-
-// localStorage adapts *storage.Local to the runner's Storage interface.
-type localStorage struct{ *storage.Local }
-
-func (l localStorage) Create(name string) (runner.Pending, error) {
-	p, err := l.Local.Create(name)
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
 }

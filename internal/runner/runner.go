@@ -15,6 +15,7 @@ import (
 
 	"github.com/backupd/backupd/internal/domain"
 	"github.com/backupd/backupd/internal/source"
+	"github.com/backupd/backupd/internal/storage"
 )
 
 // Store is the part of the catalog the runner uses.
@@ -40,6 +41,18 @@ type Storage interface {
 	Create(name string) (Pending, error)
 	Remove(name string) error
 	RemovePartials() ([]string, error)
+}
+
+// Local is local storage (storage.Local) as the runner's Storage.
+type Local struct{ *storage.Local }
+
+// Create starts a new archive in the directory.
+func (l Local) Create(name string) (Pending, error) {
+	p, err := l.Local.Create(name)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // Spec is one configured source as the runner needs it.

@@ -28,16 +28,6 @@ import (
 
 var quiet = slog.New(slog.DiscardHandler)
 
-type localStorage struct{ *storage.Local }
-
-func (l localStorage) Create(name string) (runner.Pending, error) {
-	p, err := l.Local.Create(name)
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
-}
-
 type fixture struct {
 	db      *catalog.DB
 	store   *storage.Local
@@ -71,7 +61,7 @@ func command(t *testing.T, name, script string, keep int) runner.Spec {
 
 func (f *fixture) start(t *testing.T, specs ...runner.Spec) *runner.Runner {
 	t.Helper()
-	r := runner.New(f.db, localStorage{f.store}, specs, runner.Options{Workers: 2, Version: "test", TempDir: t.TempDir(), Logger: quiet})
+	r := runner.New(f.db, runner.Local{Local: f.store}, specs, runner.Options{Workers: 2, Version: "test", TempDir: t.TempDir(), Logger: quiet})
 	if err := r.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -79,40 +69,33 @@ func (f *fixture) start(t *testing.T, specs ...runner.Spec) *runner.Runner {
 	return r
 }
 
-// wait polls the catalog until backup id reaches a final status; the
-// deadline only keeps a broken build from hanging.
+// wait polls the catalog until backup id reaches a final status.
 func (f *fixture) wait(t *testing.T, id int64) domain.Backup {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		b, err := f.db.Backup(context.Background(), id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if b.Status.Final() {
-			return b
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("backup %d still %s", id, b.Status)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	return f.waitFor(t, id, "a final status", func(b domain.Backup) bool { return b.Status.Final() })
 }
 
 // waitStatus polls until backup id has status s.
 func (f *fixture) waitStatus(t *testing.T, id int64, s domain.Status) {
 	t.Helper()
+	f.waitFor(t, id, string(s), func(b domain.Backup) bool { return b.Status == s })
+}
+
+// waitFor polls the catalog until backup id satisfies done; the deadline
+// only keeps a broken build from hanging.
+func (f *fixture) waitFor(t *testing.T, id int64, what string, done func(domain.Backup) bool) domain.Backup {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		b, err := f.db.Backup(context.Background(), id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if b.Status == s {
-			return
+		if done(b) {
+			return b
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("backup %d is %s, never %s", id, b.Status, s)
+			t.Fatalf("backup %d is %s, never reached %s", id, b.Status, what)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -241,7 +224,7 @@ func TestRetentionKeepsNewest(t *testing.T) {
 // failed, with no partial file left.
 func TestShutdownInterruptsAfterGrace(t *testing.T) {
 	f := newFixture(t)
-	r := runner.New(f.db, localStorage{f.store}, []runner.Spec{command(t, "slow", "echo start; sleep 30", 0)},
+	r := runner.New(f.db, runner.Local{Local: f.store}, []runner.Spec{command(t, "slow", "echo start; sleep 30", 0)},
 		runner.Options{Workers: 1, TempDir: t.TempDir(), Logger: quiet})
 	if err := r.Open(context.Background()); err != nil {
 		t.Fatal(err)
