@@ -79,20 +79,12 @@ type Attempt struct {
 }
 
 // Endpoints makes sure every URL has an endpoint row and returns them all,
-// keyed by URL, with whether each was disabled.
+// keyed by URL, with whether each was disabled. With no URLs it only reads.
 func (db *DB) Endpoints(ctx context.Context, urls []string) (map[string]Endpoint, error) {
-	err := db.update(ctx, func(tx *sql.Tx) (bool, error) {
-		now := formatTime(time.Now())
-		for _, u := range urls {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_endpoints (url, created_at) VALUES (?, ?)
-				ON CONFLICT (url) DO NOTHING`, u, now); err != nil {
-				return false, fmt.Errorf("insert endpoint: %w", err)
-			}
+	if len(urls) > 0 {
+		if err := db.registerEndpoints(ctx, urls); err != nil {
+			return nil, err
 		}
-		return false, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("register endpoints: %w", err)
 	}
 	rows, err := db.read.QueryContext(ctx, `SELECT id, url, disabled_at, disabled_reason FROM webhook_endpoints`)
 	if err != nil {
@@ -112,6 +104,24 @@ func (db *DB) Endpoints(ctx context.Context, urls []string) (map[string]Endpoint
 		out[e.URL] = e
 	}
 	return out, rows.Err()
+}
+
+// registerEndpoints inserts a row for each URL that has none.
+func (db *DB) registerEndpoints(ctx context.Context, urls []string) error {
+	err := db.update(ctx, func(tx *sql.Tx) (bool, error) {
+		now := formatTime(time.Now())
+		for _, u := range urls {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_endpoints (url, created_at) VALUES (?, ?)
+				ON CONFLICT (url) DO NOTHING`, u, now); err != nil {
+				return false, fmt.Errorf("insert endpoint: %w", err)
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("register endpoints: %w", err)
+	}
+	return nil
 }
 
 // DeliveryCursor returns the id of the last event the dispatcher has read.
