@@ -2,6 +2,7 @@ package restore
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -19,12 +20,8 @@ import (
 // extracts it, as a drill does, returning the directory and manifest.
 func extracted(t *testing.T) (string, archive.Manifest) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "x.tar.zst")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := archive.NewWriter(f, archive.Meta{Source: "s", Kind: "files"}, archive.Options{})
+	var buf bytes.Buffer
+	w, err := archive.NewWriter(&buf, archive.Meta{Source: "s", Kind: "files"}, archive.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,14 +40,8 @@ func extracted(t *testing.T) (string, archive.Manifest) {
 	if _, err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	f.Close()
-	r, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
 	dir := t.TempDir()
-	m, err := archive.Extract(context.Background(), r, dir)
+	m, err := archive.Extract(context.Background(), &buf, dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -101,6 +101,16 @@ func (f *fixture) waitFor(t *testing.T, id int64, what string, done func(domain.
 	}
 }
 
+// backup submits a backup of source and waits for its final status.
+func (f *fixture) backup(t *testing.T, r *runner.Runner, source string) domain.Backup {
+	t.Helper()
+	b, err := r.Submit(context.Background(), source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.wait(t, b.ID)
+}
+
 func (f *fixture) archives(t *testing.T) []string {
 	t.Helper()
 	entries, err := os.ReadDir(f.store.Dir())
@@ -117,11 +127,7 @@ func (f *fixture) archives(t *testing.T) []string {
 func TestBackupSucceedsWithItsArchive(t *testing.T) {
 	f := newFixture(t)
 	r := f.start(t, command(t, "echo", "echo hello", 0))
-	b, err := r.Submit(context.Background(), "echo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b = f.wait(t, b.ID)
+	b := f.backup(t, r, "echo")
 	if b.Status != domain.StatusSucceeded || b.Archive != runner.ArchiveName(b) || b.SizeBytes == 0 {
 		t.Fatalf("backup = %+v", b)
 	}
@@ -152,11 +158,7 @@ func TestUnknownSource(t *testing.T) {
 func TestFailedCommandLeavesNoArchive(t *testing.T) {
 	f := newFixture(t)
 	r := f.start(t, command(t, "bad", "echo partial; echo 'disk on fire' >&2; exit 3", 0))
-	b, err := r.Submit(context.Background(), "bad")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b = f.wait(t, b.ID)
+	b := f.backup(t, r, "bad")
 	if b.Status != domain.StatusFailed || !strings.Contains(b.Error, "disk on fire") {
 		t.Errorf("backup = %s %q, want failed with the stderr", b.Status, b.Error)
 	}
@@ -200,11 +202,7 @@ func TestRetentionKeepsNewest(t *testing.T) {
 	r := f.start(t, command(t, "k", "echo kept", 2))
 	var ids []int64
 	for range 3 {
-		b, err := r.Submit(context.Background(), "k")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, f.wait(t, b.ID).ID)
+		ids = append(ids, f.backup(t, r, "k").ID)
 	}
 	// Retention runs after the record is final: wait for it.
 	deadline := time.Now().Add(30 * time.Second)
