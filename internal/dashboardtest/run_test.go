@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/cdproto/browser"
@@ -56,7 +58,12 @@ func TestRunBackupFromPageAndDownload(t *testing.T) {
 		t.Errorf("row shows sha256 %s, catalog has %s", got, b.SHA256)
 	}
 
-	path := clickDownload(t, p, rowSel(id)+` a.download`)
+	path, url := clickDownload(t, p, rowSel(id)+` a.download`)
+	// The browser fetched a signed link itself (streamed to disk, not
+	// saved from the page's memory).
+	if !strings.Contains(url, fmt.Sprintf("/api/v1/backups/%d/archive?expires=", id)) || !strings.Contains(url, "&sig=") {
+		t.Errorf("the browser downloaded %s, want a signed link to backup %d's archive", url, id)
+	}
 	if got := fileSHA256(t, path); got != b.SHA256 {
 		t.Fatalf("downloaded file sha256 = %s, catalog says %s", got, b.SHA256)
 	}
@@ -65,14 +72,23 @@ func TestRunBackupFromPageAndDownload(t *testing.T) {
 	}
 }
 
-// clickDownload clicks a download link and returns the saved file's path
-// once the browser says the download completed.
-func clickDownload(t *testing.T, p *page, sel string) string {
+// clickDownload clicks a download link and returns the saved file's path,
+// once the browser says the download completed, and the URL it came from.
+func clickDownload(t *testing.T, p *page, sel string) (path, url string) {
 	t.Helper()
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(p.ctx, waitTimeout)
 	defer cancel()
 	progress := chromedp.BrowserEvents(ctx, browser.DownloadProgress)
+	urls := make(chan string, 1)
+	go func() {
+		for ev, err := range chromedp.BrowserEvents(ctx, browser.DownloadWillBegin) {
+			if err == nil {
+				urls <- ev.URL
+			}
+			return
+		}
+	}()
 	if _, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
 		Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dir, EventsEnabled: new(true),
 	}); err != nil {
@@ -85,13 +101,18 @@ func clickDownload(t *testing.T, p *page, sel string) string {
 		}
 		switch ev.State {
 		case browser.DownloadProgressStateCompleted:
-			return filepath.Join(dir, ev.GUID)
+			select {
+			case url = <-urls:
+			case <-ctx.Done():
+				t.Fatalf("no downloadWillBegin event\n%s", p.state())
+			}
+			return filepath.Join(dir, ev.GUID), url
 		case browser.DownloadProgressStateCanceled:
 			t.Fatalf("the browser canceled the download\n%s", p.state())
 		}
 	}
 	t.Fatal("no download")
-	return ""
+	return "", ""
 }
 
 func fileSHA256(t *testing.T, path string) string {

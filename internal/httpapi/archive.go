@@ -15,12 +15,8 @@ import (
 // Content-Digest on full (200) responses, where content and representation
 // are the same bytes (RFC 9530).
 func (s *Server) handleArchiveDownload(w http.ResponseWriter, r *http.Request) {
-	b, err := s.backupFromPath(r)
+	b, err := s.archivedFromPath(r)
 	if err != nil {
-		WriteError(w, r, s.log, err)
-		return
-	}
-	if err := downloadable(b); err != nil {
 		WriteError(w, r, s.log, err)
 		return
 	}
@@ -48,6 +44,16 @@ func (s *Server) handleArchiveDownload(w http.ResponseWriter, r *http.Request) {
 	h.Set("Repr-Digest", digest)
 	h.Set("X-Backupd-SHA256", b.SHA256)
 	http.ServeContent(&digestWriter{ResponseWriter: w, digest: digest}, r, b.Archive, st.ModTime(), f)
+}
+
+// archivedFromPath loads the backup named by {id} if it has an archive
+// here to download.
+func (s *Server) archivedFromPath(r *http.Request) (domain.Backup, error) {
+	b, err := s.backupFromPath(r)
+	if err != nil {
+		return b, err
+	}
+	return b, downloadable(b)
 }
 
 // downloadable says why b has no archive to download, if it has none.

@@ -14,7 +14,7 @@ func (s *Server) routesBackups(r chi.Router) {
 	r.Get("/backups", s.handleBackupList)
 	r.Get("/backups/{id}", s.handleBackupGet)
 	r.Post("/backups/{id}/cancel", s.handleBackupCancel)
-	r.Get("/backups/{id}/archive", s.handleArchiveDownload)
+	r.Post("/backups/{id}/archive/link", s.handleArchiveLink)
 	r.Post("/backups/{id}/verify", s.handleBackupVerify)
 }
 

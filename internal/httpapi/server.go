@@ -5,10 +5,12 @@ package httpapi
 
 import (
 	"context"
+	"crypto/rand"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -67,8 +69,10 @@ type Config struct {
 // Server holds the handlers' dependencies.
 type Server struct {
 	Config
-	tokens []string
-	log    *slog.Logger
+	tokens  []string
+	log     *slog.Logger
+	linkKey []byte           // signs download links; new at every start
+	now     func() time.Time // the clock links expire by
 }
 
 // New returns a Server.
@@ -76,7 +80,9 @@ func New(c Config) *Server {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	return &Server{Config: c, tokens: c.Tokens, log: c.Logger.With("component", "http")}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key) // crypto/rand.Read does not fail (Go 1.24 and later)
+	return &Server{Config: c, tokens: c.Tokens, log: c.Logger.With("component", "http"), linkKey: key, now: time.Now}
 }
 
 // Handler returns the router with every route registered.
@@ -98,6 +104,8 @@ func (s *Server) Handler() http.Handler {
 		if s.Hub != nil {
 			r.With(s.requireToken(true)).Handle("/ws", s.Hub)
 		}
+		// A download link (link.go) stands in for the token here only.
+		r.With(s.requireTokenOrLink).Get("/backups/{id}/archive", s.handleArchiveDownload)
 		authed := r.With(s.requireToken(false))
 		s.routesSources(authed)
 		s.routesBackups(authed)

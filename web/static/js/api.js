@@ -58,22 +58,17 @@ export const archiveURL = (id) => `/api/v1/backups/${id}/archive`;
 
 /**
  * download saves a backup's archive. A plain link cannot send the
- * Authorization header, so with a token the archive is fetched and saved
- * from memory; without one the browser follows the link itself.
+ * Authorization header, so with a token the page asks for a short-lived
+ * download link to that one archive and follows it: the browser then
+ * streams the archive to disk, and can resume it, as it does without a
+ * token.
  */
 export async function download(b) {
-  const resp = await fetch(archiveURL(b.id), { headers: headers() }).catch(() => {
-    throw new APIError('The server cannot be reached. Is backupd running?');
-  });
-  if (!resp.ok) throw await problem(resp);
-  const url = URL.createObjectURL(await resp.blob());
+  const link = await api(`/backups/${b.id}/archive/link`, { method: 'POST' });
   const a = document.createElement('a');
-  a.href = url;
+  a.href = link.url;
   a.download = b.archive || `backup-${b.id}.tar.zst`;
   document.body.append(a);
   a.click();
   a.remove();
-  // The click has handed the blob to the download manager by now, but give
-  // slow machines a moment before the memory is released.
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
