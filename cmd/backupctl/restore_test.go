@@ -203,3 +203,31 @@ sources:
 		})
 	}
 }
+
+// TestDrillSystemDatabase drills a backup of the server's own database
+// (mysql, postgres) beside a user database: what `all: true` includes. The
+// mysql database's log and registry tables are dumped as CREATE TABLE IF
+// NOT EXISTS, and the drill must find them in the manifest.
+func TestDrillSystemDatabase(t *testing.T) {
+	for kind, system := range map[string]string{config.KindPostgres: "postgres", config.KindMySQL: "mysql"} {
+		t.Run(kind, func(t *testing.T) {
+			var srv source.Server
+			if kind == config.KindPostgres {
+				srv = dbtest.Postgres(t)
+			} else {
+				srv = dbtest.MySQL(t)
+			}
+			db := dbtest.NewDB(t, srv)
+			dbtest.Fill(t, srv, db, 100)
+			d := testdaemon.Start(t, testdaemon.Options{Config: fmt.Sprintf(`
+sources:
+  db: {kind: %s, host: %s, port: %d, user: %s, databases: [%s, %s]}
+`, kind, srv.Host, srv.Port, srv.User, system, db)})
+			b := runBackup(t, d, "db")
+			out, errOut, code := d.Backupctl(context.Background(), "verify", fmt.Sprint(b.ID))
+			if code != 0 {
+				t.Fatalf("drill: exit %d\n%s%s", code, out, errOut)
+			}
+		})
+	}
+}

@@ -5,8 +5,10 @@ import "bytes"
 // rowCounter counts the rows in a mariadb-dump / mysqldump stream as it
 // passes through: every top-level tuple of each "INSERT INTO `t` VALUES
 // (...),(...);" statement counts one row of t (the tuples on the INSERT's
-// line, or one per line after it, as mariadb-dump writes them), and "CREATE TABLE `t`" lines
-// name the tables, so empty ones count 0. The counts are what a restore of
+// line, or one per line after it, as mariadb-dump writes them), and "CREATE
+// TABLE `t`" lines name the tables, so empty ones count 0. System tables
+// (the mysql database's general_log, slow_log, transaction_registry) are
+// written "CREATE TABLE IF NOT EXISTS `t`", with no rows for the logs. The counts are what a restore of
 // this very dump loads, which is what a restore drill checks, and counting
 // them here costs the database server nothing.
 //
@@ -37,8 +39,9 @@ const (
 )
 
 var (
-	insertPrefix = []byte("INSERT INTO `")
-	createPrefix = []byte("CREATE TABLE `")
+	insertPrefix   = []byte("INSERT INTO `")
+	createPrefix   = []byte("CREATE TABLE `")
+	createIfPrefix = []byte("CREATE TABLE IF NOT EXISTS `")
 )
 
 func newRowCounter() *rowCounter {
@@ -102,6 +105,10 @@ func (c *rowCounter) lineStart(b byte) {
 		}
 	case hasPrefixOf(c.line, createPrefix):
 		if len(c.line) == len(createPrefix) {
+			c.insert, c.name, c.st = false, c.name[:0], stName
+		}
+	case hasPrefixOf(c.line, createIfPrefix):
+		if len(c.line) == len(createIfPrefix) {
 			c.insert, c.name, c.st = false, c.name[:0], stName
 		}
 	default:

@@ -30,6 +30,9 @@ func TestRowCounter(t *testing.T) {
 		"CREATE TABLE `empty` (`id` int);\n" +
 		"CREATE TABLE `really_empty` (`id` int);\n" +
 		"CREATE TABLE `we``ird` (`id` int);\n" +
+		"CREATE TABLE IF NOT EXISTS `general_log` (`id` int) ENGINE=CSV;\n" +
+		"CREATE TABLE IF NOT EXISTS `transaction_registry` (`id` int);\n" +
+		"INSERT INTO `transaction_registry` VALUES (1);\n" +
 		"LOCK TABLES `items` WRITE;\n" +
 		"INSERT INTO `items` VALUES (1,'plain'),(2,'a\\'b),(c'),(3,NULL),(4,'(('),(5,0x00FF28),(6,'back\\\\'),(7,'ünï\\nline');\n" +
 		"INSERT INTO `items` VALUES (8,'x');\n" +
@@ -38,7 +41,7 @@ func TestRowCounter(t *testing.T) {
 		"/*!50001 CREATE TABLE `v` (`id` int) */;\n" +
 		"-- INSERT INTO `items` VALUES (99,'a comment')\n" +
 		"UNLOCK TABLES;\n"
-	want := map[string]int64{"items": 8, "empty": 3, "we`ird": 2, "really_empty": 0}
+	want := map[string]int64{"items": 8, "empty": 3, "we`ird": 2, "really_empty": 0, "general_log": 0, "transaction_registry": 1}
 	for _, chunk := range []int{1, 3, 7, len(dump)} {
 		c := newRowCounter()
 		for i := 0; i < len(dump); i += chunk {
