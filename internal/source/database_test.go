@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"path/filepath"
 	"strings"
@@ -185,4 +186,92 @@ func closedPort(t *testing.T) int {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	return port
+}
+
+// dropOnFirstStream drops a database on the real server when the dump
+// writes its first stream: a database that goes away after the list of
+// all databases was taken and before its turn.
+type dropOnFirstStream struct {
+	*archive.Writer
+	drop func()
+	once bool
+}
+
+func (d *dropOnFirstStream) AddStream(name string, r io.Reader) error {
+	if !d.once {
+		d.once = true
+		d.drop()
+	}
+	return d.Writer.AddStream(name, r)
+}
+
+// TestAllSkipsDroppedDatabase: with all: true, a database dropped while
+// the others are dumped is skipped and named in the manifest, and the
+// backup still succeeds with everything else.
+//
+// all: true dumps every database on the shared test server, including
+// those of tests running in other packages; PostgreSQL ones are dropped
+// WITH (FORCE), which ends a dump that is reading them at that moment. Such
+// a run is retried, as a backup would be on its next schedule.
+func TestAllSkipsDroppedDatabase(t *testing.T) {
+	for _, kind := range []string{config.KindPostgres, config.KindMySQL} {
+		t.Run(kind, func(t *testing.T) {
+			srv := server(t, kind)
+			kept := dbtest.NewDB(t, srv)
+			dbtest.Fill(t, srv, kept, 10)
+			admin := dbtest.Open(t, srv, map[string]string{config.KindPostgres: "postgres", config.KindMySQL: ""}[kind])
+			cfg := dbtest.SourceConfig(srv)
+			cfg.All = true
+			src, err := source.New("db", cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for attempt := 1; ; attempt++ {
+				// Sorted last, so that every other database comes first.
+				victim := fmt.Sprintf("zz_backupd_vanish_%d", time.Now().UnixNano())
+				dbtest.Exec(t, admin, "CREATE DATABASE "+victim)
+				t.Cleanup(func() { admin.Exec("DROP DATABASE IF EXISTS " + victim) })
+				var buf bytes.Buffer
+				w, err := archive.NewWriter(&buf, archive.Meta{Source: "db", Kind: kind, Started: time.Now()}, archive.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				a := &dropOnFirstStream{Writer: w, drop: func() { dbtest.Exec(t, admin, "DROP DATABASE "+victim) }}
+				err = src.Dump(context.Background(), a, source.Env{TempDir: t.TempDir()})
+				if err != nil && attempt < 3 && !strings.Contains(err.Error(), victim) && !strings.Contains(err.Error(), kept) {
+					t.Logf("attempt %d: another test's database got in the way: %v", attempt, err)
+					continue
+				}
+				if err != nil {
+					t.Fatalf("dump: %v", err)
+				}
+				res, err := w.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				dbs, err := source.DatabasesFromInfo(res.Manifest.Info)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, ok := dbs[kept]; !ok {
+					t.Errorf("manifest databases %v lack %s", keys(dbs), kept)
+				}
+				if _, ok := dbs[victim]; ok {
+					t.Errorf("the dropped database %s is in the manifest's databases", victim)
+				}
+				if got := fmt.Sprint(res.Manifest.Info[source.SkippedDatabasesKey]); !strings.Contains(got, victim) {
+					t.Errorf("info.%s = %s, want it to name %s", source.SkippedDatabasesKey, got, victim)
+				}
+				return
+			}
+		})
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }

@@ -20,6 +20,10 @@ type DatabaseInfo struct {
 	Exact bool `json:"exact"`
 }
 
+// SkippedDatabasesKey is the manifest info key listing, for a dump of all
+// databases, those dropped after the list was taken and before their turn.
+const SkippedDatabasesKey = "skipped_databases"
+
 // DatabasesFromInfo reads info.databases of a manifest.
 func DatabasesFromInfo(info map[string]any) (map[string]DatabaseInfo, error) {
 	raw, ok := info["databases"]

@@ -81,7 +81,23 @@ func (m *MySQL) Dump(ctx context.Context, a Archive, env Env) error {
 	}
 	defer cleanup()
 	infos := make(map[string]DatabaseInfo, len(dbs))
+	var skipped []string
 	for _, db := range dbs {
+		if m.all {
+			// A dump of everything can take hours: a database dropped
+			// since the list was taken is skipped, not a failure. Once
+			// mariadb-dump has begun, its transaction's metadata lock holds
+			// a DROP off until it is done.
+			var one int
+			err := conn.QueryRowContext(ctx, `SELECT 1 FROM information_schema.schemata WHERE schema_name = ?`, db).Scan(&one)
+			if errors.Is(err, sql.ErrNoRows) {
+				skipped = append(skipped, db)
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("database %s: check it still exists: %w", db, err)
+			}
+		}
 		argv := append([]string{tool, "--defaults-extra-file=" + defaults}, flags...)
 		info, err := m.dumpDB(ctx, a, append(argv, db), db)
 		if err != nil {
@@ -90,6 +106,9 @@ func (m *MySQL) Dump(ctx context.Context, a Archive, env Env) error {
 		infos[db] = info
 	}
 	a.SetInfo("databases", infos)
+	if len(skipped) > 0 {
+		a.SetInfo(SkippedDatabasesKey, skipped)
+	}
 	return nil
 }
 

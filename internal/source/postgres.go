@@ -67,16 +67,36 @@ func (p *Postgres) Dump(ctx context.Context, a Archive, env Env) error {
 		a.SetInfo("globals", "globals.sql")
 	}
 	infos := make(map[string]DatabaseInfo, len(dbs))
+	var skipped []string
 	for _, db := range dbs {
 		info, err := p.dumpDB(ctx, a, pgDump, db)
+		var gone *goneError
+		if p.all && errors.As(err, &gone) {
+			// Dropped since the list was taken (a dump of everything can
+			// take hours): skipped, not a failure. Nothing of it was
+			// written; once its dump has begun, our open transaction in
+			// it holds a DROP off.
+			skipped = append(skipped, db)
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("database %s: %w", db, err)
 		}
 		infos[db] = info
 	}
 	a.SetInfo("databases", infos)
+	if len(skipped) > 0 {
+		a.SetInfo(SkippedDatabasesKey, skipped)
+	}
 	return nil
 }
+
+// goneError is a database that does not exist (any more), found before
+// anything of it was written to the archive.
+type goneError struct{ err error }
+
+func (e *goneError) Error() string { return e.err.Error() }
+func (e *goneError) Unwrap() error { return e.err }
 
 // dumpDB dumps one database from a snapshot that our own transaction
 // exported, and counts its rows in that snapshot while pg_dump runs.
@@ -88,6 +108,9 @@ func (p *Postgres) dumpDB(ctx context.Context, a Archive, pgDump, db string) (Da
 	defer conn.Close()
 	tx, err := conn.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
+		if pe := (*pq.Error)(nil); errors.As(err, &pe) && pe.Code == "3D000" { // invalid_catalog_name
+			return DatabaseInfo{}, &goneError{p.connErr(err, db)}
+		}
 		return DatabaseInfo{}, p.connErr(err, db)
 	}
 	defer tx.Rollback()
