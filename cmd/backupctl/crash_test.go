@@ -54,7 +54,7 @@ sources:
 	}
 	// The archive endpoint says why there is nothing to download.
 	_, errOut, code := d.Backupctl(ctx, "download", itoa(b.ID), "-o", t.TempDir())
-	if code != 1 || !strings.Contains(errOut, "no archive") {
+	if code != 1 || !strings.Contains(errOut, "only a succeeded backup has an archive") {
 		t.Fatalf("download of an interrupted backup: exit %d, %s", code, errOut)
 	}
 }

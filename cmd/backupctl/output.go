@@ -59,7 +59,11 @@ func (a *app) printBackup(b domain.Backup) error {
 		row("Size", fmt.Sprintf("%s (%d bytes)", humanBytes(b.SizeBytes), b.SizeBytes))
 	}
 	row("SHA-256", b.SHA256)
-	row("Archive", b.Archive)
+	archive := b.Archive
+	if archive == "" && b.Status == domain.StatusSucceeded && b.Origin == domain.OriginLocal {
+		archive = "removed by the source's retention (keep); the record stays"
+	}
+	row("Archive", archive)
 	row("Error", b.Error)
 	row("Message", b.Message)
 	row("Verified", fmtTime(b.VerifiedAt))

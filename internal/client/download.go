@@ -56,8 +56,13 @@ func (c *Client) Download(ctx context.Context, id int64, dest string, opt Downlo
 	if err != nil {
 		return DownloadResult{}, err
 	}
-	if b.Status != domain.StatusSucceeded || b.Archive == "" || b.Origin != domain.OriginLocal {
-		return DownloadResult{}, fmt.Errorf("backup %d has no archive to download (status %s, origin %s)", id, b.Status, b.Origin)
+	switch {
+	case b.Origin != domain.OriginLocal:
+		return DownloadResult{}, fmt.Errorf("backup %d was reported by webhook: its archive is kept by the sender, not here (location: %q)", id, b.Archive)
+	case b.Status != domain.StatusSucceeded:
+		return DownloadResult{}, fmt.Errorf("backup %d is %s: only a succeeded backup has an archive to download", id, b.Status)
+	case b.Archive == "":
+		return DownloadResult{}, fmt.Errorf("the archive of backup %d was removed by the retention (keep) of source %s; only its record remains", id, b.Source)
 	}
 	if st, err := os.Stat(dest); err == nil && st.IsDir() {
 		dest = filepath.Join(dest, filepath.Base(b.Archive))

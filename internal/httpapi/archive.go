@@ -64,7 +64,7 @@ func downloadable(b domain.Backup) error {
 	case b.Status != domain.StatusSucceeded:
 		return domain.Errorf(domain.ENOTREADY, "backup %d is %s; only a succeeded backup has an archive", b.ID, b.Status)
 	case b.Archive == "":
-		return domain.Errorf(domain.ENOTFOUND, "the archive of backup %d has been removed", b.ID)
+		return domain.Errorf(domain.ENOTFOUND, "the archive of backup %d was removed by the retention (keep) of source %s; only its record remains", b.ID, b.Source)
 	}
 	return nil
 }
