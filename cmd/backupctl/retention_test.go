@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/backupd/backupd/internal/domain"
 	"github.com/backupd/backupd/internal/testdaemon"
 )
 
@@ -43,5 +44,19 @@ sources:
 	}
 	if out, _, _ := d.Backupctl(context.Background(), "status", itoa(first.ID)); !strings.Contains(out, "removed by the source's retention") {
 		t.Fatalf("status of an expired backup does not say where its archive went:\n%s", out)
+	}
+	// Exactly the first backup expired, with an event saying so.
+	evs, err := d.Client().Events(context.Background(), 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var expired []int64
+	for _, ev := range evs {
+		if ev.Type == domain.EventBackupExpired {
+			expired = append(expired, ev.BackupID)
+		}
+	}
+	if len(expired) != 1 || expired[0] != first.ID {
+		t.Fatalf("backup.expired events for backups %v, want [%d]", expired, first.ID)
 	}
 }

@@ -92,6 +92,8 @@ func eventDetail(ev domain.Event) string {
 		return d.Text
 	case ev.Type == domain.EventBackupProgress:
 		return fmt.Sprintf("backup %d: %s read", d.ID, humanBytes(d.BytesDone))
+	case ev.Type == domain.EventBackupExpired:
+		return fmt.Sprintf("backup %d: archive removed by retention", d.ID)
 	case d.Error != "":
 		return fmt.Sprintf("backup %d %s: %s", d.ID, d.Status, d.Error)
 	case d.Status == domain.StatusSucceeded:

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+
+	"github.com/backupd/backupd/internal/domain"
 )
 
 // ExpireArchives applies a retention of keep to source: the succeeded local
@@ -11,6 +13,7 @@ import (
 // are returned for the caller to delete. The catalog changes first, so a
 // crash before the files are deleted leaves an orphan file, never a record
 // that points at nothing. The records themselves stay: history is kept.
+// Each expired backup gets a backup.expired event in the same transaction.
 func (db *DB) ExpireArchives(ctx context.Context, source string, keep int) ([]string, error) {
 	if keep <= 0 {
 		return nil, nil
@@ -41,8 +44,11 @@ func (db *DB) ExpireArchives(ctx context.Context, source string, keep int) ([]st
 			if _, err := tx.ExecContext(ctx, `UPDATE backups SET archive = '' WHERE id = ?`, id); err != nil {
 				return false, fmt.Errorf("expire backup %d: %w", id, err)
 			}
+			if _, err := appendBackupEvent(ctx, tx, id, domain.EventBackupExpired); err != nil {
+				return false, err
+			}
 		}
-		return false, nil
+		return len(ids) > 0, nil
 	})
 	return names, err
 }

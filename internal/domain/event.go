@@ -13,6 +13,7 @@ const (
 	EventBackupFailed    = "backup.failed"
 	EventBackupCanceled  = "backup.canceled"
 	EventBackupVerified  = "backup.verified"
+	EventBackupExpired   = "backup.expired" // retention removed its archive
 	EventReportReceived  = "report.received"
 )
 
@@ -25,7 +26,7 @@ const AllStoredEvents = "*"
 func IsStoredEventType(typ string) bool {
 	switch typ {
 	case EventBackupQueued, EventBackupStarted, EventBackupSucceeded, EventBackupFailed,
-		EventBackupCanceled, EventBackupVerified, EventReportReceived, AllStoredEvents:
+		EventBackupCanceled, EventBackupVerified, EventBackupExpired, EventReportReceived, AllStoredEvents:
 		return true
 	}
 	return false

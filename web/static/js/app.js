@@ -37,6 +37,9 @@ function onEvent(ev) {
   if (ev.type === 'backup.progress') {
     catalog.progress(ev.data);
     sources.backup({ ...ev.data, origin: 'local', status: 'running' });
+  } else if (ev.type === 'backup.expired' && ev.data && ev.data.id) {
+    // The server leaves out an empty archive name; the row must drop its link.
+    catalog.upsert({ ...ev.data, archive: '' });
   } else if (ev.type !== 'message' && ev.data && ev.data.id) {
     catalog.upsert(ev.data);
     sources.backup(ev.data);

@@ -139,7 +139,10 @@ export class Catalog {
     if (b.origin === 'webhook') {
       return el('td', { class: 'muted' }, b.archive ? el('span', { title: b.archive }, 'at sender') : '');
     }
-    if (b.status !== 'succeeded' || !b.archive) return el('td');
+    if (b.status === 'succeeded' && !b.archive) {
+      return el('td', { class: 'muted' }, el('span', { title: "Removed by the source's retention (keep); the record stays" }, 'expired'));
+    }
+    if (b.status !== 'succeeded') return el('td');
     const a = el('a', { href: archiveURL(b.id), download: b.archive, class: 'download' },
       'Download', hidden(` backup ${b.id} of ${b.source}`));
     a.addEventListener('click', (e) => this.onDownload(e, b));

@@ -41,6 +41,7 @@ function describe(ev) {
     case 'backup.failed': return `${what} failed${b.error ? `: ${b.error}` : ''}`;
     case 'backup.canceled': return `${what} canceled`;
     case 'backup.verified': return `${what} restore drill: ${b.verify_status || 'done'}`;
+    case 'backup.expired': return `${what}: archive removed by retention`;
     case 'report.received': return `${what} reported by webhook: ${b.status}${b.message ? ` (${b.message})` : ''}`;
     default: return `${what} ${ev.type}`;
   }
