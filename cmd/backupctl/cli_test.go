@@ -33,6 +33,7 @@ sources:
 		{"missing arg", []string{"status"}, 2, "accepts 1 arg"},
 		{"unknown flag", []string{"list", "--frob"}, 2, "unknown flag"},
 		{"unknown command", []string{"frob"}, 2, "unknown command"},
+		{"misspelt event type", []string{"tail", "--type", "backup.succeded"}, 2, `--type "backup.succeded" is not an event type`},
 		{"bad output", []string{"-o", "xml", "list"}, 2, "table or json"},
 		{"unreachable", []string{"--server", "http://127.0.0.1:1", "list"}, 3, "cannot reach"},
 		{"ok", []string{"sources"}, 0, ""},

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -35,6 +36,11 @@ running backups are live only and not stored; --progress shows them.`,
 			for _, s := range sources {
 				if !domain.ValidName(s) {
 					return usageErrorf("--source %q is not a valid source name", s)
+				}
+			}
+			for _, t := range types {
+				if !domain.IsEventType(t) {
+					return usageErrorf("--type %q is not an event type; known: %s", t, strings.Join(domain.EventTypes, ", "))
 				}
 			}
 			c, err := a.client()

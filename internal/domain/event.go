@@ -2,6 +2,7 @@ package domain
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 )
 
@@ -37,6 +38,15 @@ const (
 	EventBackupProgress = "backup.progress"
 	EventMessage        = "message"
 )
+
+// EventTypes lists every event type a client can filter on: the stored
+// ones, then the ephemeral ones.
+var EventTypes = []string{EventBackupQueued, EventBackupStarted, EventBackupSucceeded, EventBackupFailed,
+	EventBackupCanceled, EventBackupVerified, EventBackupExpired, EventReportReceived,
+	EventBackupProgress, EventMessage}
+
+// IsEventType reports whether typ is one of EventTypes.
+func IsEventType(typ string) bool { return slices.Contains(EventTypes, typ) }
 
 // Event is one row of the append-only events table. ID is the global,
 // gap-free sequence number. Data is the backup as it was after the change.

@@ -33,7 +33,8 @@ func TestUnsupportedProtocol(t *testing.T) {
 
 // TestMalformedJSONCloses4000 and the other bad-input cases.
 func TestBadMessages(t *testing.T) {
-	for _, in := range []string{`not json`, `{"eventType":`, `[1,2]`, `{"eventType":"hello","protocol":2,"since":-1}`} {
+	for _, in := range []string{`not json`, `{"eventType":`, `[1,2]`, `{"eventType":"hello","protocol":2,"since":-1}`,
+		`{"eventType":"hello","protocol":2,"types":["backup.succeeded","backup.succeded"]}`} {
 		t.Run(in, func(t *testing.T) {
 			c := dial(t, newTestHub(t, Options{}).url, nil)
 			c.greeted()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/backupd/backupd/internal/domain"
@@ -113,6 +114,12 @@ func decodeMessage(b []byte) (clientMessage, error) {
 	}
 	if m.Since != nil && *m.Since < 0 {
 		return m, &decodeError{codeBadHello, fmt.Sprintf("since must be 0 or more, got %d", *m.Since), CloseBadMessage}
+	}
+	for _, t := range m.Types {
+		if !domain.IsEventType(t) {
+			// A misspelt filter would otherwise match nothing, silently.
+			return m, &decodeError{codeBadHello, fmt.Sprintf("unknown event type %q in types; known: %s", t, strings.Join(domain.EventTypes, ", ")), CloseBadMessage}
+		}
 	}
 	return m, nil
 }
