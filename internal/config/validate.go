@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path/filepath"
 	"strings"
 
 	"github.com/robfig/cron/v3"
@@ -107,8 +108,13 @@ func (s Source) validate(name string) []error {
 	}
 	switch s.Kind {
 	case KindFiles, KindSQLite:
-		if s.Path == "" {
+		switch {
+		case s.Path == "":
 			bad("path: required for kind %s", s.Kind)
+		case !filepath.IsAbs(s.Path):
+			// Relative to what? The daemon's working directory is / under
+			// systemd and wherever it was started otherwise.
+			bad("path: %q must be absolute", s.Path)
 		}
 	case KindCommand:
 		if len(s.Command) == 0 || s.Command[0] == "" {
@@ -117,6 +123,9 @@ func (s Source) validate(name string) []error {
 	case KindPostgres, KindMySQL:
 		if len(s.Databases) == 0 && !s.All {
 			bad("databases: list at least one database, or set all: true")
+		}
+		if len(s.Databases) > 0 && s.All {
+			bad("databases and all: true exclude each other: all: true dumps every database; a list dumps only those")
 		}
 		if s.Port < 0 || s.Port > 65535 {
 			bad("port: %d is out of range", s.Port)
