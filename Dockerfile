@@ -20,7 +20,9 @@ USER backupd
 WORKDIR /var/lib/backupd
 VOLUME ["/var/lib/backupd"]
 EXPOSE 8080
-# Listening beyond loopback needs auth.tokens in the config: mount one at
-# /etc/backupd/backupd.yaml.
+# A container is reached from outside its own loopback, so it listens on
+# every interface, which the daemon allows only with auth.tokens in the
+# config: mount one at /etc/backupd/backupd.yaml. Without tokens it refuses
+# to start and says so.
 ENTRYPOINT ["backupd"]
-CMD ["serve", "--config", "/etc/backupd/backupd.yaml", "--data-dir", "/var/lib/backupd"]
+CMD ["serve", "--config", "/etc/backupd/backupd.yaml", "--data-dir", "/var/lib/backupd", "--listen", "0.0.0.0:8080"]
