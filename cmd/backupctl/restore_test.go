@@ -156,12 +156,7 @@ sources:
 func TestRestoreDatabases(t *testing.T) {
 	for _, kind := range []string{config.KindPostgres, config.KindMySQL} {
 		t.Run(kind, func(t *testing.T) {
-			var srv source.Server
-			if kind == config.KindPostgres {
-				srv = dbtest.Postgres(t)
-			} else {
-				srv = dbtest.MySQL(t)
-			}
+			srv := dbServer(t, kind)
 			db := dbtest.NewDB(t, srv)
 			dbtest.Fill(t, srv, db, 5000)
 			d := testdaemon.Start(t, testdaemon.Options{Config: fmt.Sprintf(`
@@ -211,12 +206,7 @@ sources:
 func TestDrillSystemDatabase(t *testing.T) {
 	for kind, system := range map[string]string{config.KindPostgres: "postgres", config.KindMySQL: "mysql"} {
 		t.Run(kind, func(t *testing.T) {
-			var srv source.Server
-			if kind == config.KindPostgres {
-				srv = dbtest.Postgres(t)
-			} else {
-				srv = dbtest.MySQL(t)
-			}
+			srv := dbServer(t, kind)
 			db := dbtest.NewDB(t, srv)
 			dbtest.Fill(t, srv, db, 100)
 			d := testdaemon.Start(t, testdaemon.Options{Config: fmt.Sprintf(`
@@ -230,4 +220,13 @@ sources:
 			}
 		})
 	}
+}
+
+// dbServer is the test server of a database kind (skipped, or failed under
+// CI=true, when it is not running).
+func dbServer(t *testing.T, kind string) source.Server {
+	if kind == config.KindPostgres {
+		return dbtest.Postgres(t)
+	}
+	return dbtest.MySQL(t)
 }
