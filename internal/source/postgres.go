@@ -74,8 +74,9 @@ func (p *Postgres) Dump(ctx context.Context, a Archive, env Env) error {
 		if p.all && errors.As(err, &gone) {
 			// Dropped since the list was taken (a dump of everything can
 			// take hours): skipped, not a failure. Nothing of it was
-			// written; once its dump has begun, our open transaction in
-			// it holds a DROP off.
+			// written. Once its dump has begun, our open transaction in it
+			// holds a plain DROP off; DROP ... WITH (FORCE) ends it, and
+			// the backup fails.
 			skipped = append(skipped, db)
 			continue
 		}
