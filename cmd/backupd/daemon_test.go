@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os/exec"
@@ -197,19 +198,45 @@ func TestMetricsExposed(t *testing.T) {
 	if resp, err := http.Post(d.URL+"/api/v1/webhooks/backup", "application/json", strings.NewReader("{}")); err != nil || resp.StatusCode != 401 {
 		t.Fatalf("unsigned webhook: %v %v", resp, err)
 	}
-	resp, err := http.Get(d.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	body := scrape(t, d)
 	for _, name := range []string{
 		"backupd_webhooks_received_total", "backupd_webhooks_rejected_total{", "backupd_events_emitted_total 3",
 		"backupd_ws_clients 1", "backupd_ws_slow_disconnects_total", `backupd_backup_duration_seconds_count{source="catalog",status="succeeded"} 1`,
 		`backupd_backup_size_bytes_count{source="catalog"} 1`, "backupd_outbound_attempts_total", "backupd_outbound_failures_total",
 	} {
-		if !strings.Contains(string(body), name) {
+		if !strings.Contains(body, name) {
 			t.Errorf("/metrics lacks %s", name)
 		}
 	}
+
+	// The time of the last success comes from the catalog: right after the
+	// backup, and after a restart that reset every counter.
+	got, err := d.Client().Backup(context.Background(), b.ID)
+	if err != nil || got.FinishedAt == nil {
+		t.Fatalf("backup %d: %+v %v", b.ID, got, err)
+	}
+	want := fmt.Sprintf(`backupd_last_success_timestamp_seconds{source="catalog"} %g`, float64(got.FinishedAt.UnixNano())/1e9)
+	for _, when := range []string{"after the backup", "after a restart"} {
+		if when == "after a restart" {
+			d.Restart()
+		}
+		if body := scrape(t, d); !strings.Contains(body, want) {
+			t.Errorf("%s: /metrics lacks %s", when, want)
+		}
+	}
+}
+
+// scrape returns the daemon's /metrics page.
+func scrape(t *testing.T, d *testdaemon.Daemon) string {
+	t.Helper()
+	resp, err := http.Get(d.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(body)
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/backupd/backupd/internal/catalog"
@@ -68,6 +69,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer db.Close()
+	lastSuccess := catalog.Collector{DB: db}
+	if err := prometheus.Register(lastSuccess); err != nil {
+		return fmt.Errorf("register catalog metrics: %w", err)
+	}
+	defer prometheus.Unregister(lastSuccess)
 	store, err := storage.NewLocal(cfg.ArchivePath())
 	if err != nil {
 		return err
