@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/backupd/backupd/internal/client"
+	"github.com/backupd/backupd/internal/domain"
 	"github.com/backupd/backupd/internal/testdaemon"
 	"github.com/backupd/backupd/internal/webhook"
 )
@@ -176,5 +178,43 @@ func postReport(t *testing.T, base, body string) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("report: %d", resp.StatusCode)
+	}
+}
+
+// An archive that retention removes while the sync is under way is
+// reported as gone, not as a failure, and leaves nothing in the mirror.
+func TestSyncArchiveRemovedMidway(t *testing.T) {
+	d := testdaemon.Start(t, testdaemon.Options{Config: `
+sources:
+  big:
+    kind: command
+    command: ["sh", "-c", "head -c 6000000 /dev/urandom"]
+  y:
+    kind: command
+    command: ["echo", "why"]
+    keep: 1
+`})
+	y1 := runBackup(t, d, "y")
+	big := runBackup(t, d, "big") // newer: synced first
+	mirror := t.TempDir()
+	expired := false
+	res, err := d.Client().Sync(context.Background(), mirror, client.SyncOptions{
+		Progress: func(b domain.Backup, _, _ int64) {
+			if b.ID == big.ID && !expired {
+				expired = true
+				runBackup(t, d, "y") // keep: 1 removes y1, already listed
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !expired || res.Downloaded != 1 || res.Gone != 1 || res.Failed != 0 || len(res.Items) != 2 ||
+		res.Items[1].BackupID != y1.ID || res.Items[1].Action != client.SyncGone {
+		t.Fatalf("sync result %+v, want big downloaded and y1 gone", res)
+	}
+	entries, _ := os.ReadDir(mirror)
+	if len(entries) != 1 || entries[0].Name() != big.Archive {
+		t.Fatalf("mirror holds %v, want only %s", entries, big.Archive)
 	}
 }
