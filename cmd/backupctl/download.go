@@ -17,7 +17,8 @@ func (a *app) newDownloadCmd() *cobra.Command {
 		Long: `Download a backup's archive and verify its SHA-256 against the catalog.
 
 PATH is a file, or a directory to put the archive in under its own name
-(default: the current directory). An interrupted download leaves
+(default: the current directory); a PATH ending in / is a directory,
+created if it does not exist. An interrupted download leaves
 PATH.partial, which the next download resumes. A file that does not verify
 is deleted. Here -o names the destination; the output is always text.`,
 		Args: args(cobra.ExactArgs(1)),

@@ -143,3 +143,28 @@ func TestCorruptedDownloadIsDetectedAndRemoved(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// A destination ending in a slash is a directory, created if missing; a
+// file in a directory that does not exist is refused with what to do.
+func TestDownloadDestinations(t *testing.T) {
+	d := testdaemon.Start(t, testdaemon.Options{})
+	b := runBackup(t, d, "catalog")
+	base := t.TempDir()
+	newDir := filepath.Join(base, "new", "dir") + string(filepath.Separator)
+	ctl(t, d, 0, "download", itoa(b.ID), "-o", newDir)
+	if got := fileSHA256(t, filepath.Join(newDir, b.Archive)); got != b.SHA256 {
+		t.Fatalf("archive in the created directory: sha256 %s, want %s", got, b.SHA256)
+	}
+	missing := filepath.Join(base, "nope", "x.tar.zst")
+	_, errOut := ctl(t, d, 1, "download", itoa(b.ID), "-o", missing)
+	if !strings.Contains(errOut, "directory "+filepath.Join(base, "nope")+" does not exist (end the path with / to have it created)") {
+		t.Fatalf("download into a missing directory: %s", errOut)
+	}
+	if _, err := os.Stat(filepath.Join(base, "nope")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the refused download created its directory: %v", err)
+	}
+	out, _ := ctl(t, d, 0, "run", "catalog", "--download", filepath.Join(base, "run")+"/")
+	if !strings.Contains(out, "verified") {
+		t.Fatalf("run --download DIR/: %s", out)
+	}
+}

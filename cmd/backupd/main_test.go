@@ -39,6 +39,11 @@ func TestConfigCheck(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "line 6: field paht not found") {
 		t.Fatalf("unknown key: %v", err)
 	}
+	missing := filepath.Join(t.TempDir(), "backupd.yaml")
+	_, err = runCmd(t, "serve", "--config", missing)
+	if err == nil || !strings.Contains(err.Error(), "config file "+missing+" does not exist: create it") {
+		t.Fatalf("missing config file: %v", err)
+	}
 }
 
 func TestRefusesNonLoopbackWithoutToken(t *testing.T) {

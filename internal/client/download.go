@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/backupd/backupd/internal/domain"
 	"github.com/backupd/backupd/internal/storage"
@@ -64,8 +65,15 @@ func (c *Client) Download(ctx context.Context, id int64, dest string, opt Downlo
 	case b.Archive == "":
 		return DownloadResult{}, fmt.Errorf("the archive of backup %d was removed by the retention (keep) of source %s; only its record remains", id, b.Source)
 	}
-	if st, err := os.Stat(dest); err == nil && st.IsDir() {
+	// A path ending in a slash names a directory, created if need be, as
+	// does an existing directory; anything else is the file to write.
+	if st, err := os.Stat(dest); (err == nil && st.IsDir()) || strings.HasSuffix(dest, string(filepath.Separator)) {
+		if err := os.MkdirAll(dest, 0o750); err != nil {
+			return DownloadResult{}, fmt.Errorf("create the download directory: %w", err)
+		}
 		dest = filepath.Join(dest, filepath.Base(b.Archive))
+	} else if dir := filepath.Dir(dest); !isDir(dir) {
+		return DownloadResult{}, fmt.Errorf("cannot save the archive as %s: directory %s does not exist (end the path with / to have it created)", dest, dir)
 	}
 	res := DownloadResult{Path: dest, Size: b.SizeBytes, SHA256: b.SHA256}
 	if ok, _ := fileHasSum(dest, b.SHA256); ok {
@@ -182,6 +190,11 @@ func (p *progressWriter) Write(b []byte) (int, error) {
 	p.done += int64(n)
 	p.fn(p.done, p.total)
 	return n, err
+}
+
+func isDir(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
 }
 
 // fileHasSum reports whether the file at path exists with the given SHA-256.

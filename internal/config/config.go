@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -123,6 +124,9 @@ func Load(path string) (Config, error) {
 		return cfg, cfg.Validate()
 	}
 	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return cfg, fmt.Errorf("config file %s does not exist: create it, point --config at one that does, or leave --config out for the built-in defaults", path)
+	}
 	if err != nil {
 		return cfg, fmt.Errorf("open config: %w", err)
 	}
