@@ -14,7 +14,9 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates postgresql-client mariadb-client sqlite3 \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --home-dir /var/lib/backupd --create-home backupd
+ && groupadd --system --gid 10001 backupd \
+ && useradd --system --uid 10001 --gid backupd --home-dir /var/lib/backupd --no-create-home --shell /usr/sbin/nologin backupd \
+ && install -d -o backupd -g backupd -m 0750 /var/lib/backupd
 COPY --from=build /out/backupd /out/backupctl /usr/local/bin/
 USER backupd
 WORKDIR /var/lib/backupd
