@@ -45,18 +45,21 @@ cannot be reached, which stops the sync (run it again to resume).`,
 				return err
 			}
 			var bar *progressbar.ProgressBar
-			opt.Progress = func(b domain.Backup, done, total int64) {
-				if bar == nil {
-					bar = a.newBar(total, fmt.Sprintf("backup %d", b.ID))
-					if bar == nil {
-						return
-					}
+			opt.Start = func(i, n int, b domain.Backup) {
+				bar = a.newBar(b.SizeBytes, fmt.Sprintf("backup %d (%d of %d)", b.ID, i, n))
+			}
+			opt.Progress = func(_ domain.Backup, done, _ int64) {
+				if bar != nil {
+					bar.Set64(done)
 				}
-				bar.Set64(done)
 			}
 			opt.Report = func(it client.SyncItem) {
 				if bar != nil {
-					bar.Finish()
+					if it.Action == client.SyncDownloaded {
+						bar.Finish()
+					} else {
+						bar.Clear() // nothing was fetched: the line says why
+					}
 					bar = nil
 				}
 				if a.output != "json" {

@@ -20,6 +20,9 @@ type SyncOptions struct {
 	// Without it, a file with the archive's name and size is taken as it
 	// is: Download gave it that name only after verifying it.
 	VerifyExisting bool
+	// Start, if set, is called before an archive is fetched: the i-th
+	// (from 1) of the n archives listed.
+	Start func(i, n int, b domain.Backup)
 	// Progress, if set, is called as the bytes of one archive arrive.
 	Progress func(b domain.Backup, done, total int64)
 	// Report, if set, is called once per archive, when it is settled.
@@ -76,8 +79,8 @@ func (c *Client) Sync(ctx context.Context, dir string, opt SyncOptions) (SyncRes
 	if err != nil {
 		return res, err
 	}
-	for _, b := range list {
-		item, err := c.syncOne(ctx, dir, b, opt)
+	for i, b := range list {
+		item, err := c.syncOne(ctx, dir, b, i+1, len(list), opt)
 		if err != nil {
 			return res, err
 		}
@@ -122,7 +125,7 @@ func (c *Client) archived(ctx context.Context, sources []string) ([]domain.Backu
 	}
 }
 
-func (c *Client) syncOne(ctx context.Context, dir string, b domain.Backup, opt SyncOptions) (SyncItem, error) {
+func (c *Client) syncOne(ctx context.Context, dir string, b domain.Backup, i, n int, opt SyncOptions) (SyncItem, error) {
 	path := filepath.Join(dir, filepath.Base(b.Archive))
 	item := SyncItem{BackupID: b.ID, Source: b.Source, Path: path, Size: b.SizeBytes, SHA256: b.SHA256}
 	if !opt.VerifyExisting {
@@ -130,6 +133,9 @@ func (c *Client) syncOne(ctx context.Context, dir string, b domain.Backup, opt S
 			item.Action = SyncPresent
 			return item, nil
 		}
+	}
+	if opt.Start != nil {
+		opt.Start(i, n, b)
 	}
 	var dopt DownloadOptions
 	if opt.Progress != nil {
