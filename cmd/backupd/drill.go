@@ -14,7 +14,7 @@ import (
 // newDrill returns the restore drill behind POST /backups/{id}/verify and
 // verify: true. Database drills restore onto the source's own server, so
 // it gets the configured sources.
-func newDrill(cfg config.Config, db *catalog.DB, store *storage.Local, tmp string, log *slog.Logger) *restore.Drill {
+func newDrill(cfg config.Config, db *catalog.DB, store storage.Store, tmp string, log *slog.Logger) *restore.Drill {
 	return &restore.Drill{Store: db, Archives: store, Sources: cfg.Sources, TempDir: tmp, Logger: log}
 }
 

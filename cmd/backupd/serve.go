@@ -74,7 +74,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return fmt.Errorf("register catalog metrics: %w", err)
 	}
 	defer prometheus.Unregister(lastSuccess)
-	store, err := storage.NewLocal(cfg.ArchivePath())
+	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	defer stopWatch()
 	drill := newDrill(cfg, db, store, tmp, log)
-	d.run = runner.New(db, runner.Local{Local: store}, specs, runner.Options{
+	d.run = runner.New(db, store, specs, runner.Options{
 		Workers: cfg.Workers, Compression: cfg.Compression, Version: version,
 		TempDir: tmp, Logger: log, AfterSuccess: verifyAfterSuccess(cfg, drill, log), OnProgress: d.hub.Broadcast,
 	})
@@ -121,7 +121,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
-	log.Info("backupd serving", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "sources", len(specs), "version", version)
+	log.Info("backupd serving", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "archives", store.Where(), "sources", len(specs), "version", version)
 	return d.serveUntil(ctx, srv, ln, stopSchedules)
 }
 
@@ -207,4 +207,15 @@ func (d *daemon) watch(ctx context.Context) (stop func(), err error) {
 		}
 	}()
 	return func() { cancel(); <-done }, nil
+}
+
+// openStore opens where archives are kept: the S3 bucket if one is
+// configured (checked now, so that a wrong endpoint, key or bucket stops
+// the start), else the archive directory.
+func openStore(ctx context.Context, cfg config.Config) (storage.Store, error) {
+	if s3 := cfg.Storage.S3; s3 != nil {
+		return storage.NewS3(ctx, storage.S3Config{Endpoint: s3.Endpoint, Bucket: s3.Bucket, Prefix: s3.Prefix,
+			Region: s3.Region, AccessKey: s3.AccessKey, SecretKey: s3.SecretKey, Insecure: s3.Insecure})
+	}
+	return storage.NewLocal(cfg.ArchivePath())
 }

@@ -25,8 +25,11 @@ type Config struct {
 	DataDir string `yaml:"data_dir"`
 	// ArchiveDir is where archives are stored; default DataDir/archives.
 	ArchiveDir string `yaml:"archive_dir"`
-	Log        Log    `yaml:"log"`
-	Auth       Auth   `yaml:"auth"`
+	// Storage, if its s3 part is set, sends archives to an S3-compatible
+	// bucket instead of ArchiveDir.
+	Storage Storage `yaml:"storage"`
+	Log     Log     `yaml:"log"`
+	Auth    Auth    `yaml:"auth"`
 	// Workers is how many backups run at once (each source runs at most one).
 	Workers int `yaml:"workers"`
 	// ShutdownGrace is how long running backups may take to finish on
@@ -39,6 +42,26 @@ type Config struct {
 	WebSocket   WebSocket         `yaml:"websocket"`
 	// NoCatalogSource turns off the built-in "catalog" source.
 	NoCatalogSource bool `yaml:"no_catalog_source"`
+}
+
+// Storage chooses where archives are kept.
+type Storage struct {
+	S3 *S3 `yaml:"s3"`
+}
+
+// S3 is an S3-compatible bucket (AWS S3, MinIO, Ceph RGW, ...).
+type S3 struct {
+	// Endpoint is host[:port], without a scheme: s3.amazonaws.com,
+	// minio.internal:9000.
+	Endpoint string `yaml:"endpoint"`
+	Bucket   string `yaml:"bucket"`
+	// Prefix is put before every archive name, e.g. "backupd/".
+	Prefix    string `yaml:"prefix"`
+	Region    string `yaml:"region"`
+	AccessKey string `yaml:"access_key"`
+	SecretKey string `yaml:"secret_key"`
+	// Insecure talks plain HTTP instead of HTTPS.
+	Insecure bool `yaml:"insecure"`
 }
 
 // Log configures log/slog.

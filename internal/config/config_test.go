@@ -84,6 +84,13 @@ func TestErrorsNameWhatToFix(t *testing.T) {
 		{"webhooks:\n  outbound:\n    - url: https://x.example/hook\n      secret: whsec_YWJj\n      events: [backup.succeeded, backup.done]\n",
 			`webhooks.outbound[0].events[1]: "backup.done" is not an event type`},
 		{"password: ${BACKUPD_TEST_SURELY_UNSET}\n", "BACKUPD_TEST_SURELY_UNSET"},
+		{"storage:\n  s3:\n    bucket: b\n    access_key: k\n    secret_key: s\n", "storage.s3.endpoint: must be set"},
+		{"storage:\n  s3:\n    endpoint: https://s3.example.com\n    bucket: b\n    access_key: k\n    secret_key: s\n", "must be host[:port] only"},
+		{"storage:\n  s3:\n    endpoint: s3.example.com\n    access_key: k\n    secret_key: s\n", "storage.s3.bucket: must be set"},
+		{"storage:\n  s3:\n    endpoint: s3.example.com\n    bucket: b\n", "access_key and secret_key must be set"},
+		{"storage:\n  s3:\n    endpoint: s3.example.com\n    bucket: Backups_2026\n    access_key: k\n    secret_key: s\n", `storage.s3.bucket: "Backups_2026": Bucket name contains invalid characters`},
+		{"archive_dir: /a\nstorage:\n  s3:\n    endpoint: s3.example.com\n    bucket: b\n    access_key: k\n    secret_key: s\n", "archive_dir and storage.s3 are both set"},
+		{"storage:\n  s3:\n    endpoint: s3.example.com\n    bucket: b\n    acces_key: k\n", "acces_key"},
 	}
 	for _, c := range cases {
 		_, err := parse(t, c.yaml)

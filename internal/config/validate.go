@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/minio/minio-go/v7/pkg/s3utils"
 	"github.com/robfig/cron/v3"
 
 	"github.com/backupd/backupd/internal/domain"
@@ -36,6 +37,28 @@ func (c Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		bad("data_dir: must not be empty")
+	}
+	if s3 := c.Storage.S3; s3 != nil {
+		switch {
+		case s3.Endpoint == "":
+			bad("storage.s3.endpoint: must be set (host[:port], e.g. s3.amazonaws.com)")
+		case strings.Contains(s3.Endpoint, "://") || strings.Contains(s3.Endpoint, "/"):
+			bad("storage.s3.endpoint: %q must be host[:port] only; say insecure: true for plain HTTP", s3.Endpoint)
+		}
+		if s3.Bucket == "" {
+			bad("storage.s3.bucket: must be set")
+		} else if err := s3utils.CheckValidBucketNameStrict(s3.Bucket); err != nil {
+			bad("storage.s3.bucket: %q: %v", s3.Bucket, err)
+		}
+		if s3.AccessKey == "" || s3.SecretKey == "" {
+			bad("storage.s3: access_key and secret_key must be set (use ${VAR} to keep them out of the file)")
+		}
+		if strings.HasPrefix(s3.Prefix, "/") {
+			bad("storage.s3.prefix: %q must not start with /", s3.Prefix)
+		}
+		if c.ArchiveDir != "" {
+			bad("archive_dir and storage.s3 are both set: archives go to one place, remove one")
+		}
 	}
 	if c.Workers < 1 {
 		bad("workers: must be at least 1, got %d", c.Workers)

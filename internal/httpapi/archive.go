@@ -26,7 +26,7 @@ func (s *Server) handleArchiveDownload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
-	st, err := f.Stat()
+	mod, err := f.ModTime()
 	if err != nil {
 		WriteError(w, r, s.log, err)
 		return
@@ -43,7 +43,7 @@ func (s *Server) handleArchiveDownload(w http.ResponseWriter, r *http.Request) {
 	h.Set("ETag", `"`+b.SHA256+`"`)
 	h.Set("Repr-Digest", digest)
 	h.Set("X-Backupd-SHA256", b.SHA256)
-	http.ServeContent(&digestWriter{ResponseWriter: w, digest: digest}, r, b.Archive, st.ModTime(), f)
+	http.ServeContent(&digestWriter{ResponseWriter: w, digest: digest}, r, b.Archive, mod, f)
 }
 
 // archivedFromPath loads the backup named by {id} if it has an archive

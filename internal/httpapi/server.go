@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -17,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/backupd/backupd/internal/domain"
+	"github.com/backupd/backupd/internal/storage"
 )
 
 // Runner starts and cancels backups.
@@ -41,7 +41,7 @@ type Verifier interface {
 
 // Archives opens stored archives.
 type Archives interface {
-	Open(name string) (*os.File, error)
+	Open(name string) (storage.Object, error)
 }
 
 // Config is what a Server is built from.

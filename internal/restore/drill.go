@@ -15,6 +15,7 @@ import (
 	"github.com/backupd/backupd/internal/catalog"
 	"github.com/backupd/backupd/internal/config"
 	"github.com/backupd/backupd/internal/domain"
+	"github.com/backupd/backupd/internal/storage"
 )
 
 // Store is the part of the catalog a drill uses.
@@ -25,7 +26,7 @@ type Store interface {
 
 // Archives opens stored archives.
 type Archives interface {
-	Open(name string) (*os.File, error)
+	Open(name string) (storage.Object, error)
 }
 
 // Drill runs restore drills: it restores a backup's archive into scratch

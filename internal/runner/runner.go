@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync"
 	"time"
@@ -29,30 +28,11 @@ type Store interface {
 	Recover(ctx context.Context) (interrupted, queued []domain.Backup, err error)
 }
 
-// Pending is an archive being written to storage.
-type Pending interface {
-	io.Writer
-	Commit() error
-	Abort()
-}
-
-// Storage is where archives go.
+// Storage is where archives go: storage.Local or storage.S3.
 type Storage interface {
-	Create(name string) (Pending, error)
+	Create(name string) (storage.Upload, error)
 	Remove(name string) error
 	RemovePartials() ([]string, error)
-}
-
-// Local is local storage (storage.Local) as the runner's Storage.
-type Local struct{ *storage.Local }
-
-// Create starts a new archive in the directory.
-func (l Local) Create(name string) (Pending, error) {
-	p, err := l.Local.Create(name)
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
 }
 
 // Spec is one configured source as the runner needs it.

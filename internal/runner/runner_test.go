@@ -61,7 +61,7 @@ func command(t *testing.T, name, script string, keep int) runner.Spec {
 
 func (f *fixture) start(t *testing.T, specs ...runner.Spec) *runner.Runner {
 	t.Helper()
-	r := runner.New(f.db, runner.Local{Local: f.store}, specs, runner.Options{Workers: 2, Version: "test", TempDir: t.TempDir(), Logger: quiet})
+	r := runner.New(f.db, f.store, specs, runner.Options{Workers: 2, Version: "test", TempDir: t.TempDir(), Logger: quiet})
 	if err := r.Open(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +222,7 @@ func TestRetentionKeepsNewest(t *testing.T) {
 // failed, with no partial file left.
 func TestShutdownInterruptsAfterGrace(t *testing.T) {
 	f := newFixture(t)
-	r := runner.New(f.db, runner.Local{Local: f.store}, []runner.Spec{command(t, "slow", "echo start; sleep 30", 0)},
+	r := runner.New(f.db, f.store, []runner.Spec{command(t, "slow", "echo start; sleep 30", 0)},
 		runner.Options{Workers: 1, TempDir: t.TempDir(), Logger: quiet})
 	if err := r.Open(context.Background()); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 // Package storage keeps archives. Local writes each archive to a ".partial"
 // file, fsyncs it, renames it into place and fsyncs the directory, so a file
-// with the final name is always complete.
+// with the final name is always complete. S3 uploads each one to an
+// S3-compatible bucket, where it exists once the upload completes.
 package storage
 
 import (
@@ -12,12 +13,50 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/backupd/backupd/internal/domain"
 )
 
 // PartialSuffix marks an archive still being written (or left by a crash).
 const PartialSuffix = ".partial"
+
+// Store is where archives live: Local or S3.
+type Store interface {
+	// Create starts a new archive; exactly one of Commit or Abort ends it.
+	Create(name string) (Upload, error)
+	// Open opens a complete archive; a missing one is domain.ENOTFOUND.
+	Open(name string) (Object, error)
+	// Remove deletes a complete archive; a missing one is not an error.
+	Remove(name string) error
+	// RemovePartials removes what interrupted writes left (at start,
+	// none can be in progress) and returns the archive names.
+	RemovePartials() ([]string, error)
+	// Where names the store in logs and messages.
+	Where() string
+}
+
+// Upload is an archive being written.
+type Upload interface {
+	io.Writer
+	// Commit makes the archive durable under its name.
+	Commit() error
+	// Abort drops it, leaving nothing under its name.
+	Abort()
+}
+
+// Object is a complete archive opened for reading. It seeks, for HTTP
+// Range requests.
+type Object interface {
+	io.ReadSeekCloser
+	// ModTime is when the archive was stored.
+	ModTime() (time.Time, error)
+}
+
+var (
+	_ Store = (*Local)(nil)
+	_ Store = (*S3)(nil)
+)
 
 // Local stores archives as files in one directory.
 type Local struct {
@@ -34,6 +73,9 @@ func NewLocal(dir string) (*Local, error) {
 
 // Dir returns the directory the archives live in.
 func (l *Local) Dir() string { return l.dir }
+
+// Where names the store, for logs and messages.
+func (l *Local) Where() string { return l.dir }
 
 // Pending is an archive being written. Exactly one of Commit or Abort must
 // be called.
@@ -107,7 +149,7 @@ func (w *BehindWriter) Write(b []byte) (int, error) {
 }
 
 // Create starts a new archive called name.
-func (l *Local) Create(name string) (*Pending, error) {
+func (l *Local) Create(name string) (Upload, error) {
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
@@ -147,7 +189,7 @@ func (p *Pending) Abort() {
 }
 
 // Open opens a complete archive for reading.
-func (l *Local) Open(name string) (*os.File, error) {
+func (l *Local) Open(name string) (Object, error) {
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
@@ -158,7 +200,17 @@ func (l *Local) Open(name string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open archive: %w", err)
 	}
-	return f, nil
+	return localObject{f}, nil
+}
+
+type localObject struct{ *os.File }
+
+func (o localObject) ModTime() (time.Time, error) {
+	st, err := o.Stat()
+	if err != nil {
+		return time.Time{}, err
+	}
+	return st.ModTime(), nil
 }
 
 // Remove deletes a complete archive; a missing one is not an error.

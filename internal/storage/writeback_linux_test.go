@@ -38,7 +38,7 @@ func TestWriteDropsBehind(t *testing.T) {
 		}
 		off += n
 	}
-	resident := residentBytes(t, p.f.Name())
+	resident := residentBytes(t, p.(*Pending).f.Name())
 	if limit := int64(dropLag + 2*writebackChunk + WriteBuffer); resident > limit {
 		t.Errorf("%d MiB of the %d MiB written are still cached, want at most %d MiB",
 			resident>>20, total>>20, limit>>20)

@@ -6,7 +6,6 @@ package testdaemon
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/backupd/backupd/internal/client"
+	"github.com/backupd/backupd/internal/testenv"
 )
 
 var (
@@ -106,7 +106,7 @@ func Start(t testing.TB, opt Options) *Daemon {
 		t.Fatal(err)
 	}
 	d := &Daemon{DataDir: opt.DataDir, Config: opt.Config, Token: opt.Token, t: t,
-		Addr: freeAddr(t), LogPath: filepath.Join(opt.DataDir, "backupd.log")}
+		Addr: testenv.FreeAddr(t), LogPath: filepath.Join(opt.DataDir, "backupd.log")}
 	d.URL = "http://" + d.Addr
 	d.start(opt.Env)
 	t.Cleanup(func() {
@@ -266,16 +266,6 @@ func (d *Daemon) WaitBackup(id int64) (b Backup) {
 	}
 	d.t.Fatalf("backup %d did not finish", id)
 	return b
-}
-
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func tail(s string, n int) string {
