@@ -3,10 +3,12 @@ package httpapi
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"io"
 	"mime"
 	"net/http"
 
 	"github.com/backupd/backupd/internal/domain"
+	"github.com/backupd/backupd/internal/storage"
 )
 
 // handleArchiveDownload streams a succeeded backup's archive. Range and
@@ -43,7 +45,11 @@ func (s *Server) handleArchiveDownload(w http.ResponseWriter, r *http.Request) {
 	h.Set("ETag", `"`+b.SHA256+`"`)
 	h.Set("Repr-Digest", digest)
 	h.Set("X-Backupd-SHA256", b.SHA256)
-	http.ServeContent(&digestWriter{ResponseWriter: w, digest: digest}, r, b.Archive, mod, f)
+	var content io.ReadSeeker = f
+	if lf, ok := f.(storage.LocalFile); ok {
+		content = lf.File // sent with sendfile(2)
+	}
+	http.ServeContent(&digestWriter{ResponseWriter: w, digest: digest}, r, b.Archive, mod, content)
 }
 
 // archivedFromPath loads the backup named by {id} if it has an archive
@@ -82,3 +88,16 @@ func (d *digestWriter) WriteHeader(code int) {
 	}
 	d.ResponseWriter.WriteHeader(code)
 }
+
+// ReadFrom hands the copy to the connection, which sends an *os.File with
+// sendfile(2): without it, io.Copy would read the archive into a buffer
+// and write it out again. ServeContent has written the header by then.
+func (d *digestWriter) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := d.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(d.ResponseWriter, r)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (d *digestWriter) Unwrap() http.ResponseWriter { return d.ResponseWriter }

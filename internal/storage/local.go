@@ -200,13 +200,20 @@ func (l *Local) Open(name string) (Object, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open archive: %w", err)
 	}
-	return localObject{f}, nil
+	return LocalFile{f}, nil
 }
 
-type localObject struct{ *os.File }
+// LocalFile is a local archive opened for reading. HTTP serves File itself:
+// net/http sends an *os.File with sendfile(2), and no wrapper of it.
+type LocalFile struct{ File *os.File }
 
-func (o localObject) ModTime() (time.Time, error) {
-	st, err := o.Stat()
+func (o LocalFile) Read(b []byte) (int, error)                { return o.File.Read(b) }
+func (o LocalFile) Seek(off int64, whence int) (int64, error) { return o.File.Seek(off, whence) }
+func (o LocalFile) Close() error                              { return o.File.Close() }
+
+// ModTime is the file's modification time.
+func (o LocalFile) ModTime() (time.Time, error) {
+	st, err := o.File.Stat()
 	if err != nil {
 		return time.Time{}, err
 	}
