@@ -29,6 +29,13 @@ type Server struct {
 	SecretKey string
 	Bucket    string
 	Client    *minio.Client
+	cmd       *exec.Cmd
+}
+
+// Kill stops the server at once, as a crash or a lost network would.
+func (s Server) Kill() {
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
 }
 
 // Binary returns the minio binary: in PATH, or where `go install` puts it.
@@ -61,6 +68,7 @@ func Start(t testing.TB) Server {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start minio: %v", err)
 	}
+	s.cmd = cmd
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait()

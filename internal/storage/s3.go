@@ -123,12 +123,22 @@ func (u *s3Upload) Commit() error {
 }
 
 // Abort stops the upload; minio-go aborts the multipart upload, so the
-// store keeps nothing of it.
+// store keeps nothing of it. A request stuck on an unresponsive store is
+// given s3AbortWait, then canceled: the incomplete upload it may leave is
+// aborted at the next start.
 func (u *s3Upload) Abort() {
 	u.pw.CloseWithError(errors.New("archive aborted"))
-	<-u.done
+	select {
+	case <-u.done:
+	case <-time.After(s3AbortWait):
+		u.cancel()
+		<-u.done
+	}
 	u.cancel()
 }
+
+// s3AbortWait is how long Abort lets a part in flight finish.
+const s3AbortWait = 30 * time.Second
 
 // Open opens a complete archive for reading; it seeks by ranged GETs.
 func (s *S3) Open(name string) (Object, error) {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/backupd/backupd/internal/domain"
 	"github.com/backupd/backupd/internal/miniotest"
@@ -134,4 +135,30 @@ func TestS3StartChecks(t *testing.T) {
 	if errors.Is(err, context.DeadlineExceeded) {
 		t.Fatal("a wrong secret should be refused, not time out")
 	}
+}
+
+// A store that goes away mid-upload fails the archive with the store's
+// error instead of hanging or reporting success.
+func TestS3StoreGoesAway(t *testing.T) {
+	srv := miniotest.Start(t)
+	s := newS3(t, srv, "")
+	up, err := s.Create("c.tar.zst")
+	if err != nil {
+		t.Fatal(err)
+	}
+	part := make([]byte, storage.S3PartSize)
+	if _, err := up.Write(part); err != nil {
+		t.Fatal(err)
+	}
+	srv.Kill()
+	start := time.Now()
+	var werr error
+	for i := 0; i < 4 && werr == nil; i++ {
+		_, werr = up.Write(part)
+	}
+	cerr := up.Commit()
+	if cerr == nil || !strings.Contains(cerr.Error(), "upload archive") {
+		t.Fatalf("commit after the store died: write %v, commit %v; want an upload error", werr, cerr)
+	}
+	t.Logf("failed after %s: %v", time.Since(start).Round(time.Millisecond), cerr)
 }
