@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"filippo.io/age"
 	"github.com/spf13/cobra"
 
 	"github.com/backupd/backupd/internal/archive"
@@ -17,8 +18,8 @@ import (
 )
 
 type restoreFlags struct {
-	to, toDSN, database, archive string
-	force                        bool
+	to, toDSN, database, archive, identity string
+	force                                  bool
 }
 
 func (a *app) newRestoreCmd() *cobra.Command {
@@ -39,7 +40,10 @@ then restore it:
                    mysql://user:password@host:3306/dbname
                  The target must be empty unless --force is given (then the
                  dump's objects replace the ones of the same name).
-                 A backup of several databases needs --database NAME.`,
+                 A backup of several databases needs --database NAME.
+
+An archive encrypted with age (named .tar.zst.age) needs --identity FILE,
+an age identity file holding the private key of one of its recipients.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			id, err := parseID(argv[0])
@@ -56,18 +60,28 @@ then restore it:
 					return usageErrorf("--to-dsn: %v", err)
 				}
 			}
+			var ids []age.Identity
+			if f.identity != "" {
+				if ids, err = archive.ReadIdentities(f.identity); err != nil {
+					return usageErrorf("--identity: %v", err)
+				}
+			}
 			c, err := a.client()
 			if err != nil {
 				return err
+			}
+			// Refused before the download: the name says it is encrypted.
+			if b, err := c.Backup(cmd.Context(), id); err == nil && strings.HasSuffix(b.Archive, ".age") && len(ids) == 0 {
+				return usageErrorf("backup %d is encrypted with age (%s): pass --identity FILE with the private key of one of its recipients", id, b.Archive)
 			}
 			path, err := a.fetchArchive(cmd.Context(), c, id, f.archive)
 			if err != nil {
 				return err
 			}
 			if f.to != "" {
-				return a.restoreDir(cmd.Context(), path, f.to)
+				return a.restoreDir(cmd.Context(), path, f.to, ids)
 			}
-			return a.restoreDB(cmd.Context(), path, srv, db, f)
+			return a.restoreDB(cmd.Context(), path, srv, db, f, ids)
 		},
 	}
 	fl := cmd.Flags()
@@ -76,6 +90,7 @@ then restore it:
 	fl.StringVar(&f.database, "database", "", "which database of the backup to load with --to-dsn")
 	fl.StringVar(&f.archive, "archive", ".", "where the downloaded archive is kept (file or directory), and reused from")
 	fl.BoolVar(&f.force, "force", false, "load into a database that is not empty")
+	fl.StringVar(&f.identity, "identity", "", "age identity file, for an encrypted archive")
 	return cmd
 }
 
@@ -94,21 +109,25 @@ func (a *app) fetchArchive(ctx context.Context, c *client.Client, id int64, dest
 	return res.Path, nil
 }
 
-func extract(ctx context.Context, path, dir string) (archive.Manifest, error) {
+func extract(ctx context.Context, path, dir string, ids []age.Identity) (archive.Manifest, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return archive.Manifest{}, fmt.Errorf("open archive: %w", err)
 	}
 	defer f.Close()
-	m, err := archive.Extract(ctx, f, dir)
+	plain, err := archive.Decrypt(f, ids)
+	if err != nil {
+		return archive.Manifest{}, fmt.Errorf("%s: %w", path, err)
+	}
+	m, err := archive.Extract(ctx, plain, dir)
 	if err != nil {
 		return m, fmt.Errorf("unpack %s: %w", path, err)
 	}
 	return m, nil
 }
 
-func (a *app) restoreDir(ctx context.Context, path, dir string) error {
-	m, err := extract(ctx, path, dir)
+func (a *app) restoreDir(ctx context.Context, path, dir string, ids []age.Identity) error {
+	m, err := extract(ctx, path, dir, ids)
 	if err != nil {
 		return err
 	}
@@ -116,13 +135,13 @@ func (a *app) restoreDir(ctx context.Context, path, dir string) error {
 	return nil
 }
 
-func (a *app) restoreDB(ctx context.Context, path string, srv source.Server, db string, f restoreFlags) error {
+func (a *app) restoreDB(ctx context.Context, path string, srv source.Server, db string, f restoreFlags, ids []age.Identity) error {
 	tmp, err := os.MkdirTemp("", "backupctl-restore-")
 	if err != nil {
 		return fmt.Errorf("create temp dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	m, err := extract(ctx, path, filepath.Join(tmp, "x"))
+	m, err := extract(ctx, path, filepath.Join(tmp, "x"), ids)
 	if err != nil {
 		return err
 	}

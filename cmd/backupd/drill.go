@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
+	"filippo.io/age"
+
+	"github.com/backupd/backupd/internal/archive"
 	"github.com/backupd/backupd/internal/catalog"
 	"github.com/backupd/backupd/internal/config"
 	"github.com/backupd/backupd/internal/domain"
@@ -14,8 +18,29 @@ import (
 // newDrill returns the restore drill behind POST /backups/{id}/verify and
 // verify: true. Database drills restore onto the source's own server, so
 // it gets the configured sources.
-func newDrill(cfg config.Config, db *catalog.DB, store storage.Store, tmp string, log *slog.Logger) *restore.Drill {
-	return &restore.Drill{Store: db, Archives: store, Sources: cfg.Sources, TempDir: tmp, Logger: log}
+func newDrill(cfg config.Config, db *catalog.DB, store storage.Store, tmp string, ids []age.Identity, log *slog.Logger) *restore.Drill {
+	return &restore.Drill{Store: db, Archives: store, Sources: cfg.Sources, TempDir: tmp, Identities: ids, Logger: log}
+}
+
+// encryptionKeys parses encryption.recipients and reads
+// encryption.identity_file (config validation has checked their form).
+func encryptionKeys(e config.Encryption) ([]age.Recipient, []age.Identity, error) {
+	var rs []age.Recipient
+	for _, s := range e.Recipients {
+		r, err := age.ParseX25519Recipient(s)
+		if err != nil {
+			return nil, nil, fmt.Errorf("encryption.recipients: %w", err)
+		}
+		rs = append(rs, r)
+	}
+	if e.IdentityFile == "" {
+		return rs, nil, nil
+	}
+	ids, err := archive.ReadIdentities(e.IdentityFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encryption.identity_file: %w", err)
+	}
+	return rs, ids, nil
 }
 
 // verifyAfterSuccess runs a drill after each successful backup of a source

@@ -101,9 +101,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer stopWatch()
-	drill := newDrill(cfg, db, store, tmp, log)
+	recipients, identities, err := encryptionKeys(cfg.Encryption)
+	if err != nil {
+		return err
+	}
+	drill := newDrill(cfg, db, store, tmp, identities, log)
 	d.run = runner.New(db, store, specs, runner.Options{
-		Workers: cfg.Workers, Compression: cfg.Compression, Version: version,
+		Workers: cfg.Workers, Compression: cfg.Compression, Recipients: recipients, Version: version,
 		TempDir: tmp, Logger: log, AfterSuccess: verifyAfterSuccess(cfg, drill, log), OnProgress: d.hub.Broadcast,
 	})
 	if err := d.run.Open(ctx); err != nil {

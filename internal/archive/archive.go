@@ -6,6 +6,7 @@
 package archive
 
 import (
+	"filippo.io/age"
 	"fmt"
 	"time"
 
@@ -48,6 +49,9 @@ type Options struct {
 	// Concurrency is how many blocks zstd compresses at once; 0 means
 	// GOMAXPROCS.
 	Concurrency int
+	// Recipients, if any, encrypt the archive with age (tar -> zstd ->
+	// age): only the holder of one of their identities can read it.
+	Recipients []age.Recipient
 }
 
 // Meta says what an archive holds; it is copied into the manifest.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"filippo.io/age"
 	"fmt"
 	"hash"
 	"io"
@@ -27,6 +28,7 @@ import (
 type Writer struct {
 	meta    Meta
 	out     *hashWriter
+	enc     io.WriteCloser // age, between zstd and out; nil when not encrypting
 	zw      *zstd.Encoder
 	tw      *tar.Writer
 	entries []Entry
@@ -46,13 +48,22 @@ func NewWriter(dst io.Writer, meta Meta, opt Options) (*Writer, error) {
 		return nil, err
 	}
 	out := &hashWriter{w: dst, h: sha256.New()}
-	zw, err := zstd.NewWriter(out, eo...)
+	var compressed io.Writer = out
+	var enc io.WriteCloser
+	if len(opt.Recipients) > 0 {
+		if enc, err = age.Encrypt(out, opt.Recipients...); err != nil {
+			return nil, fmt.Errorf("start age: %w", err)
+		}
+		compressed = enc
+	}
+	zw, err := zstd.NewWriter(compressed, eo...)
 	if err != nil {
 		return nil, fmt.Errorf("start zstd: %w", err)
 	}
 	return &Writer{
 		meta:  meta,
 		out:   out,
+		enc:   enc,
 		zw:    zw,
 		tw:    tar.NewWriter(zw),
 		names: make(map[string]bool),
@@ -276,6 +287,11 @@ func (w *Writer) Close() (Result, error) {
 	}
 	if err := w.zw.Close(); err != nil {
 		return Result{}, w.fail(fmt.Errorf("close zstd: %w", err))
+	}
+	if w.enc != nil {
+		if err := w.enc.Close(); err != nil { // the last chunk and its tag
+			return Result{}, w.fail(fmt.Errorf("close age: %w", err))
+		}
 	}
 	w.release()
 	return Result{Size: w.out.n, SHA256: hex.EncodeToString(w.out.h.Sum(nil)), Manifest: m}, nil

@@ -28,8 +28,10 @@ type Config struct {
 	// Storage, if its s3 part is set, sends archives to an S3-compatible
 	// bucket instead of ArchiveDir.
 	Storage Storage `yaml:"storage"`
-	Log     Log     `yaml:"log"`
-	Auth    Auth    `yaml:"auth"`
+	// Encryption, if it names recipients, encrypts every archive with age.
+	Encryption Encryption `yaml:"encryption"`
+	Log        Log        `yaml:"log"`
+	Auth       Auth       `yaml:"auth"`
 	// Workers is how many backups run at once (each source runs at most one).
 	Workers int `yaml:"workers"`
 	// ShutdownGrace is how long running backups may take to finish on
@@ -42,6 +44,18 @@ type Config struct {
 	WebSocket   WebSocket         `yaml:"websocket"`
 	// NoCatalogSource turns off the built-in "catalog" source.
 	NoCatalogSource bool `yaml:"no_catalog_source"`
+}
+
+// Encryption encrypts archives with age (tar -> zstd -> age).
+type Encryption struct {
+	// Recipients are age public keys (age1..., from age-keygen): every
+	// archive is readable with the private key of any one of them.
+	Recipients []string `yaml:"recipients"`
+	// IdentityFile is an age identity (private key) file for restore
+	// drills on the daemon. Without it the daemon cannot read its own
+	// archives, which is the point of encrypting them; drills then run
+	// where the key is, with backupctl restore --identity.
+	IdentityFile string `yaml:"identity_file"`
 }
 
 // Storage chooses where archives are kept.

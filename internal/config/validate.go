@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"filippo.io/age"
 	"github.com/minio/minio-go/v7/pkg/s3utils"
 	"github.com/robfig/cron/v3"
 
@@ -37,6 +38,19 @@ func (c Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		bad("data_dir: must not be empty")
+	}
+	if e := c.Encryption; len(e.Recipients) > 0 || e.IdentityFile != "" {
+		for i, r := range e.Recipients {
+			if _, err := age.ParseX25519Recipient(r); err != nil {
+				bad("encryption.recipients[%d]: %q is not an age public key (age1..., from age-keygen): %v", i, r, err)
+			}
+		}
+		switch {
+		case len(e.Recipients) == 0:
+			bad("encryption.identity_file is set but encryption.recipients is empty: nothing would be encrypted")
+		case e.IdentityFile != "" && !filepath.IsAbs(e.IdentityFile):
+			bad("encryption.identity_file: %q must be absolute", e.IdentityFile)
+		}
 	}
 	if s3 := c.Storage.S3; s3 != nil {
 		switch {
@@ -94,6 +108,9 @@ func (c Config) Validate() error {
 			bad("sources.%s: the name is taken by the built-in catalog source (set no_catalog_source: true to use it)", name)
 		}
 		errs = append(errs, c.Sources[name].validate(name)...)
+		if c.Sources[name].Verify && len(c.Encryption.Recipients) > 0 && c.Encryption.IdentityFile == "" {
+			bad("sources.%s: verify: true needs encryption.identity_file: the daemon cannot read an encrypted archive without a private key", name)
+		}
 	}
 	for i, s := range c.Webhooks.Secrets {
 		if !strings.HasPrefix(s, "whsec_") {

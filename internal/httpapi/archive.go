@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 
 	"github.com/backupd/backupd/internal/domain"
 	"github.com/backupd/backupd/internal/storage"
@@ -40,7 +41,11 @@ func (s *Server) handleArchiveDownload(w http.ResponseWriter, r *http.Request) {
 	}
 	digest := "sha-256=:" + base64.StdEncoding.EncodeToString(sum) + ":"
 	h := w.Header()
-	h.Set("Content-Type", "application/zstd")
+	ctype := "application/zstd"
+	if strings.HasSuffix(b.Archive, ".age") {
+		ctype = "application/octet-stream" // age ciphertext
+	}
+	h.Set("Content-Type", ctype)
 	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": b.Archive}))
 	h.Set("ETag", `"`+b.SHA256+`"`)
 	h.Set("Repr-Digest", digest)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"filippo.io/age"
 	"fmt"
 	"io"
 	"log/slog"
@@ -42,6 +43,10 @@ type Drill struct {
 	// TempDir holds the scratch directories.
 	TempDir string
 	Logger  *slog.Logger
+	// Identities decrypt archives encrypted with age
+	// (encryption.identity_file); without them such an archive fails its
+	// drill, saying so.
+	Identities []age.Identity
 }
 
 // Verify runs a drill of backup id and records its outcome. A drill that
@@ -118,7 +123,14 @@ func (d *Drill) extract(ctx context.Context, b domain.Backup, dir string) (archi
 	defer f.Close()
 	h := sha256.New()
 	tee := io.TeeReader(f, h)
-	m, xerr := archive.Extract(ctx, tee, dir)
+	var m archive.Manifest
+	plain, xerr := archive.Decrypt(tee, d.Identities)
+	if xerr != nil && len(d.Identities) == 0 {
+		xerr = errors.New("it is encrypted and the daemon has no encryption.identity_file to read it (or drill it where the key is: backupctl restore --identity)")
+	}
+	if xerr == nil {
+		m, xerr = archive.Extract(ctx, plain, dir)
+	}
 	if _, err := io.Copy(io.Discard, tee); err != nil && xerr == nil {
 		xerr = fmt.Errorf("read archive: %w", err)
 	}

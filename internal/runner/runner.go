@@ -7,6 +7,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"filippo.io/age"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -48,9 +49,12 @@ type Spec struct {
 type Options struct {
 	Workers     int
 	Compression string // archive level: fastest, default, better, best
-	Version     string // written into each manifest
-	TempDir     string // scratch space lent to sources
-	Logger      *slog.Logger
+	// Recipients, if any, encrypt every archive with age; the archives
+	// are then named .tar.zst.age.
+	Recipients []age.Recipient
+	Version    string // written into each manifest
+	TempDir    string // scratch space lent to sources
+	Logger     *slog.Logger
 	// OnProgress, if set, is called about every ProgressEvery with an
 	// ephemeral progress event for each running backup.
 	OnProgress    func(domain.Event)

@@ -36,6 +36,16 @@ func ArchiveName(b domain.Backup) string {
 	return fmt.Sprintf("%s-%s-%d.tar.zst", b.Source, b.CreatedAt.UTC().Format("20060102T150405Z"), b.ID)
 }
 
+// EncryptedSuffix ends the name of an archive encrypted with age.
+const EncryptedSuffix = ".age"
+
+func (r *Runner) archiveName(b domain.Backup) string {
+	if len(r.opt.Recipients) > 0 {
+		return ArchiveName(b) + EncryptedSuffix
+	}
+	return ArchiveName(b)
+}
+
 // run executes one backup from queued to a final status. Catalog writes use
 // the runner's context, not the job's, so a canceled job is still recorded.
 func (r *Runner) run(id int64) {
@@ -48,7 +58,7 @@ func (r *Runner) run(id int64) {
 	if b.Status != domain.StatusQueued {
 		return // canceled while queued
 	}
-	if b, err = r.store.StartBackup(ctx, id, ArchiveName(b)); err != nil {
+	if b, err = r.store.StartBackup(ctx, id, r.archiveName(b)); err != nil {
 		if domain.ErrorCode(err) != domain.ECONFLICT {
 			r.log.Error("start backup", "backup", id, "err", err)
 		}
@@ -140,7 +150,7 @@ func (r *Runner) dump(b domain.Backup, spec Spec) (res archive.Result, err error
 	}
 	w, err := archive.NewWriter(pending, archive.Meta{
 		Source: b.Source, Kind: spec.Source.Kind(), BackupID: b.ID, Version: r.opt.Version, Started: *b.StartedAt,
-	}, archive.Options{Level: r.opt.Compression})
+	}, archive.Options{Level: r.opt.Compression, Recipients: r.opt.Recipients})
 	if err != nil {
 		pending.Abort()
 		return res, err

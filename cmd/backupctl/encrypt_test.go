@@ -1,0 +1,85 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+
+	"github.com/backupd/backupd/internal/testdaemon"
+)
+
+// With encryption.recipients, the daemon stores age ciphertext (.age);
+// its drill reads it with encryption.identity_file; backupctl restore
+// needs --identity and then gets the files back; a daemon without the
+// identity cannot drill its own archive and says why.
+func TestEncryptedArchives(t *testing.T) {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "backupd.key")
+	if err := os.WriteFile(keyFile, []byte("# backupd test key\n"+id.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	secret := []byte("db_password=hunter2hunter2\n")
+	if err := os.WriteFile(filepath.Join(data, "secrets.env"), secret, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sources := fmt.Sprintf("sources:\n  app:\n    kind: files\n    path: %s\n", data)
+	d := testdaemon.Start(t, testdaemon.Options{Config: fmt.Sprintf("encryption:\n  recipients: [%s]\n  identity_file: %s\n", id.Recipient(), keyFile) +
+		strings.Replace(sources, "kind: files\n", "kind: files\n    verify: true\n", 1)})
+
+	b := runBackup(t, d, "app")
+	if !strings.HasSuffix(b.Archive, ".tar.zst.age") {
+		t.Fatalf("archive name %q, want .tar.zst.age", b.Archive)
+	}
+	stored, err := os.ReadFile(filepath.Join(d.DataDir, "archives", b.Archive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(stored, []byte("age-encryption.org/v1\n")) || bytes.Contains(stored, []byte("hunter2")) {
+		t.Fatal("the stored archive is not age ciphertext")
+	}
+	deadline := time.Now().Add(time.Minute)
+	for b.VerifiedAt == nil && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		b, _ = d.Client().Backup(context.Background(), b.ID)
+	}
+	if b.VerifyStatus != "passed" {
+		t.Fatalf("drill with the identity: %q %q", b.VerifyStatus, b.VerifyError)
+	}
+
+	arch := t.TempDir()
+	if _, errOut := ctl(t, d, 2, "restore", itoa(b.ID), "--to", t.TempDir(), "--archive", arch); !strings.Contains(errOut, "is encrypted with age") || !strings.Contains(errOut, "--identity FILE") {
+		t.Fatalf("restore without --identity: %s", errOut)
+	}
+	if entries, _ := os.ReadDir(arch); len(entries) != 0 {
+		t.Fatalf("restore without --identity downloaded anyway: %v", entries)
+	}
+	to := filepath.Join(t.TempDir(), "restored")
+	ctl(t, d, 0, "restore", itoa(b.ID), "--to", to, "--archive", arch, "--identity", keyFile)
+	if got, err := os.ReadFile(filepath.Join(to, "secrets.env")); err != nil || !bytes.Equal(got, secret) {
+		t.Fatalf("restored secrets.env: %q, %v", got, err)
+	}
+	other, _ := age.GenerateX25519Identity()
+	otherKey := filepath.Join(t.TempDir(), "other.key")
+	os.WriteFile(otherKey, []byte(other.String()+"\n"), 0o600)
+	if _, errOut := ctl(t, d, 1, "restore", itoa(b.ID), "--to", t.TempDir(), "--archive", arch, "--identity", otherKey); !strings.Contains(errOut, "no identity given is one of its recipients") {
+		t.Fatalf("restore with another key: %s", errOut)
+	}
+
+	// Without identity_file the daemon writes archives it cannot read.
+	d2 := testdaemon.Start(t, testdaemon.Options{Config: fmt.Sprintf("encryption:\n  recipients: [%s]\n", id.Recipient()) + sources})
+	b2 := runBackup(t, d2, "app")
+	if out, errOut := ctl(t, d2, 1, "verify", itoa(b2.ID)); !strings.Contains(out+errOut, "no encryption.identity_file") {
+		t.Fatalf("verify without the identity:\n%s%s", out, errOut)
+	}
+}
