@@ -71,7 +71,7 @@ an age identity file holding the private key of one of its recipients.`,
 				return err
 			}
 			// Refused before the download: the name says it is encrypted.
-			if b, err := c.Backup(cmd.Context(), id); err == nil && strings.HasSuffix(b.Archive, ".age") && len(ids) == 0 {
+			if b, err := c.Backup(cmd.Context(), id); err == nil && strings.HasSuffix(b.Archive, archive.EncryptedSuffix) && len(ids) == 0 {
 				return usageErrorf("backup %d is encrypted with age (%s): pass --identity FILE with the private key of one of its recipients", id, b.Archive)
 			}
 			path, err := a.fetchArchive(cmd.Context(), c, id, f.archive)

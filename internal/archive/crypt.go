@@ -13,6 +13,9 @@ import (
 	"github.com/backupd/backupd/internal/domain"
 )
 
+// EncryptedSuffix ends the name of an archive encrypted with age.
+const EncryptedSuffix = ".age"
+
 // ageMagic starts every age-encrypted file.
 var ageMagic = []byte("age-encryption.org/v1\n")
 

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/backupd/backupd/internal/archive"
 	"github.com/backupd/backupd/internal/domain"
 	"github.com/backupd/backupd/internal/storage"
 )
@@ -42,7 +43,7 @@ func (s *Server) handleArchiveDownload(w http.ResponseWriter, r *http.Request) {
 	digest := "sha-256=:" + base64.StdEncoding.EncodeToString(sum) + ":"
 	h := w.Header()
 	ctype := "application/zstd"
-	if strings.HasSuffix(b.Archive, ".age") {
+	if strings.HasSuffix(b.Archive, archive.EncryptedSuffix) {
 		ctype = "application/octet-stream" // age ciphertext
 	}
 	h.Set("Content-Type", ctype)

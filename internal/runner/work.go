@@ -36,12 +36,9 @@ func ArchiveName(b domain.Backup) string {
 	return fmt.Sprintf("%s-%s-%d.tar.zst", b.Source, b.CreatedAt.UTC().Format("20060102T150405Z"), b.ID)
 }
 
-// EncryptedSuffix ends the name of an archive encrypted with age.
-const EncryptedSuffix = ".age"
-
 func (r *Runner) archiveName(b domain.Backup) string {
 	if len(r.opt.Recipients) > 0 {
-		return ArchiveName(b) + EncryptedSuffix
+		return ArchiveName(b) + archive.EncryptedSuffix
 	}
 	return ArchiveName(b)
 }
