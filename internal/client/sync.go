@@ -108,6 +108,9 @@ func (c *Client) Sync(ctx context.Context, dir string, opt SyncOptions) (SyncRes
 func (c *Client) archived(ctx context.Context, sources []string) ([]domain.Backup, error) {
 	var out []domain.Backup
 	f := domain.BackupFilter{Status: domain.StatusSucceeded, Limit: domain.MaxLimit}
+	if len(sources) == 1 {
+		f.Source = sources[0] // the server filters one source itself
+	}
 	for {
 		page, next, err := c.Backups(ctx, f)
 		if err != nil {
