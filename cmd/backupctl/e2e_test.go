@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/backupd/backupd/internal/client"
 	"github.com/backupd/backupd/internal/domain"
@@ -75,6 +76,18 @@ func runBackup(t *testing.T, d *testdaemon.Daemon, source string) domain.Backup 
 		t.Fatalf("backup %d: %s: %s", b.ID, done.Status, done.Error)
 	}
 	return done
+}
+
+// waitVerified waits up to timeout for the drill that verify: true runs
+// after backup b, and returns b as it then stands.
+func waitVerified(t *testing.T, d *testdaemon.Daemon, b domain.Backup, timeout time.Duration) domain.Backup {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for b.VerifiedAt == nil && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		b, _ = d.Client().Backup(context.Background(), b.ID)
+	}
+	return b
 }
 
 func TestDownloadCutMidwayResumesAndVerifies(t *testing.T) {

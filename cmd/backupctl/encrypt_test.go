@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -48,11 +47,7 @@ func TestEncryptedArchives(t *testing.T) {
 	if !bytes.HasPrefix(stored, []byte("age-encryption.org/v1\n")) || bytes.Contains(stored, []byte("hunter2")) {
 		t.Fatal("the stored archive is not age ciphertext")
 	}
-	deadline := time.Now().Add(time.Minute)
-	for b.VerifiedAt == nil && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-		b, _ = d.Client().Backup(context.Background(), b.ID)
-	}
+	b = waitVerified(t, d, b, time.Minute)
 	if b.VerifyStatus != "passed" {
 		t.Fatalf("drill with the identity: %q %q", b.VerifyStatus, b.VerifyError)
 	}

@@ -164,11 +164,7 @@ sources:
   db: {kind: %s, host: %s, port: %d, user: %s, databases: [%s], verify: true}
 `, kind, srv.Host, srv.Port, srv.User, db)})
 			b := runBackup(t, d, "db")
-			deadline := time.Now().Add(2 * time.Minute)
-			for b.VerifiedAt == nil && time.Now().Before(deadline) {
-				time.Sleep(50 * time.Millisecond)
-				b, _ = d.Client().Backup(context.Background(), b.ID)
-			}
+			b = waitVerified(t, d, b, 2*time.Minute)
 			if b.VerifyStatus != "passed" {
 				t.Fatalf("drill after backup: %q %q", b.VerifyStatus, b.VerifyError)
 			}
