@@ -19,9 +19,9 @@ const EncryptedSuffix = ".age"
 // ageMagic starts every age-encrypted file.
 var ageMagic = []byte("age-encryption.org/v1\n")
 
-// Encrypted reports whether r, an archive as stored, is encrypted with
+// encrypted reports whether r, an archive as stored, is encrypted with
 // age, and returns a reader that still starts at its first byte.
-func Encrypted(r io.Reader) (bool, io.Reader) {
+func encrypted(r io.Reader) (bool, io.Reader) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, _ := br.Peek(len(ageMagic))
 	return bytes.Equal(head, ageMagic), br
@@ -31,7 +31,7 @@ func Encrypted(r io.Reader) (bool, io.Reader) {
 // is not encrypted, else r decrypted with one of ids. An encrypted archive
 // without ids is an error saying what to give.
 func Decrypt(r io.Reader, ids []age.Identity) (io.Reader, error) {
-	enc, r := Encrypted(r)
+	enc, r := encrypted(r)
 	if !enc {
 		return r, nil
 	}

@@ -45,8 +45,8 @@ func TestEncryptedArchive(t *testing.T) {
 	if !bytes.HasPrefix(data, ageMagic) || bytes.Contains(data, []byte("payroll")) {
 		t.Fatal("the archive is not age ciphertext")
 	}
-	if enc, _ := Encrypted(bytes.NewReader(data)); !enc {
-		t.Fatal("Encrypted says no")
+	if enc, _ := encrypted(bytes.NewReader(data)); !enc {
+		t.Fatal("encrypted says no")
 	}
 
 	plain, err := Decrypt(bytes.NewReader(data), []age.Identity{id})

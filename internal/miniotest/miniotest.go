@@ -38,8 +38,8 @@ func (s Server) Kill() {
 	s.cmd.Wait()
 }
 
-// Binary returns the minio binary: in PATH, or where `go install` puts it.
-func Binary() (string, error) {
+// binary returns the minio binary: in PATH, or where `go install` puts it.
+func binary() (string, error) {
 	if p, err := exec.LookPath("minio"); err == nil {
 		return p, nil
 	}
@@ -53,7 +53,7 @@ func Binary() (string, error) {
 // Start runs a MinIO server until the test ends and creates the bucket.
 func Start(t testing.TB) Server {
 	t.Helper()
-	bin, err := Binary()
+	bin, err := binary()
 	if err != nil {
 		testenv.Missing(t, "the MinIO server (minio)", err)
 	}
