@@ -30,6 +30,9 @@ func newConfigCheckCmd() *cobra.Command {
 			if err := checkListen(cfg); err != nil {
 				return err
 			}
+			if _, _, err := encryptionKeys(cfg.Encryption); err != nil {
+				return err
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "config OK: %d sources, listening on %s, data in %s\n", len(specs), cfg.Listen, cfg.DataDir)
 			return nil
 		},

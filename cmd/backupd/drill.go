@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"filippo.io/age"
 
@@ -24,14 +25,19 @@ func newDrill(cfg config.Config, db *catalog.DB, store storage.Store, tmp string
 
 // encryptionKeys parses encryption.recipients and reads
 // encryption.identity_file (config validation has checked their form).
+// The identity file must hold the private key of at least one recipient:
+// otherwise every drill of an encrypted archive would fail, and that is
+// better said at start than after the first backup.
 func encryptionKeys(e config.Encryption) ([]age.Recipient, []age.Identity, error) {
 	var rs []age.Recipient
+	var keys []string // the recipients as age writes them
 	for _, s := range e.Recipients {
 		r, err := age.ParseX25519Recipient(s)
 		if err != nil {
 			return nil, nil, fmt.Errorf("encryption.recipients: %w", err)
 		}
 		rs = append(rs, r)
+		keys = append(keys, r.String())
 	}
 	if e.IdentityFile == "" {
 		return rs, nil, nil
@@ -40,7 +46,25 @@ func encryptionKeys(e config.Encryption) ([]age.Recipient, []age.Identity, error
 	if err != nil {
 		return nil, nil, fmt.Errorf("encryption.identity_file: %w", err)
 	}
+	if !holdsKeyOf(ids, keys) {
+		return nil, nil, fmt.Errorf("encryption.identity_file: %s holds no private key of any of encryption.recipients, so the daemon could not read its own archives; give the file age-keygen wrote for one of them", e.IdentityFile)
+	}
 	return rs, ids, nil
+}
+
+// holdsKeyOf reports whether one of ids is the private key of one of the
+// recipients (age1... strings).
+func holdsKeyOf(ids []age.Identity, recipients []string) bool {
+	for _, id := range ids {
+		x, ok := id.(*age.X25519Identity)
+		if !ok {
+			continue
+		}
+		if slices.Contains(recipients, x.Recipient().String()) {
+			return true
+		}
+	}
+	return false
 }
 
 // verifyAfterSuccess runs a drill after each successful backup of a source

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"filippo.io/age"
 )
 
 func runCmd(t *testing.T, args ...string) (string, error) {
@@ -69,5 +71,51 @@ func TestVersion(t *testing.T) {
 	out, err := runCmd(t, "version")
 	if err != nil || !strings.HasPrefix(out, "backupd ") {
 		t.Fatalf("version: %q %v", out, err)
+	}
+}
+
+func TestConfigCheckReadsIdentityFile(t *testing.T) {
+	own, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	keyFile := func(name string, id *age.X25519Identity) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("# created: now\n"+id.String()+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	config := func(identityFile string) string {
+		return writeConfig(t, "encryption:\n  recipients: [\""+own.Recipient().String()+"\"]\n  identity_file: "+identityFile+"\n")
+	}
+
+	out, err := runCmd(t, "config", "check", "--config", config(keyFile("own.key", own)))
+	if err != nil || !strings.Contains(out, "config OK") {
+		t.Fatalf("matching identity file: %q, %v", out, err)
+	}
+
+	foreign := config(keyFile("other.key", other))
+	_, err = runCmd(t, "config", "check", "--config", foreign)
+	if err == nil || !strings.Contains(err.Error(), "holds no private key of any of encryption.recipients") {
+		t.Fatalf("identity file for another key: %v", err)
+	}
+	dataDir := filepath.Join(dir, "data")
+	_, err = runCmd(t, "serve", "--config", foreign, "--data-dir", dataDir, "--listen", "127.0.0.1:0")
+	if err == nil || !strings.Contains(err.Error(), "holds no private key") {
+		t.Fatalf("serve with an identity file for another key: %v", err)
+	}
+	if _, err := os.Stat(dataDir); !os.IsNotExist(err) {
+		t.Fatalf("serve refused but touched its data dir: %v", err)
+	}
+
+	_, err = runCmd(t, "config", "check", "--config", config(filepath.Join(dir, "absent.key")))
+	if err == nil || !strings.Contains(err.Error(), "absent.key") {
+		t.Fatalf("missing identity file: %v", err)
 	}
 }

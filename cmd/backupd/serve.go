@@ -57,6 +57,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	recipients, identities, err := encryptionKeys(cfg.Encryption)
+	if err != nil {
+		return err
+	}
 	tmp := filepath.Join(cfg.DataDir, "tmp")
 	if err := os.RemoveAll(tmp); err != nil { // scratch left by a crash
 		return fmt.Errorf("clean temp dir: %w", err)
@@ -101,10 +105,6 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer stopWatch()
-	recipients, identities, err := encryptionKeys(cfg.Encryption)
-	if err != nil {
-		return err
-	}
 	drill := newDrill(cfg, db, store, tmp, identities, log)
 	d.run = runner.New(db, store, specs, runner.Options{
 		Workers: cfg.Workers, Compression: cfg.Compression, Recipients: recipients, Version: version,
