@@ -32,6 +32,10 @@ removed stays, so the mirror can keep a longer history than the server.
 Backups reported by webhook are skipped: their archives are kept by
 their senders.
 
+A sync holds a lock on DIR/.backupctl-sync.lock while it runs; a second
+sync into the same DIR (a cron job outlasting its interval) stops at once
+instead of colliding with the first one's partial files.
+
 Exit 1 if any archive failed to download or verify (the others are still
 mirrored); 2 for a --source the server does not have; 3 if the server
 cannot be reached, which stops the sync (run it again to resume).`,

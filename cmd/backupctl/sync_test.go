@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/backupd/backupd/internal/client"
 	"github.com/backupd/backupd/internal/domain"
 	"github.com/backupd/backupd/internal/testdaemon"
@@ -214,7 +216,52 @@ sources:
 		t.Fatalf("sync result %+v, want big downloaded and y1 gone", res)
 	}
 	entries, _ := os.ReadDir(mirror)
-	if len(entries) != 1 || entries[0].Name() != big.Archive {
-		t.Fatalf("mirror holds %v, want only %s", entries, big.Archive)
+	var names []string
+	for _, e := range entries {
+		if e.Name() != client.SyncLockName {
+			names = append(names, e.Name())
+		}
+	}
+	if len(names) != 1 || names[0] != big.Archive {
+		t.Fatalf("mirror holds %v, want only %s (and the lock file)", names, big.Archive)
+	}
+}
+
+// A second sync into a directory that another sync holds stops at once
+// (exit 1), saying why, and writes nothing; once the first is done, the
+// directory is free again.
+func TestSyncRefusesBusyDirectory(t *testing.T) {
+	d := testdaemon.Start(t, testdaemon.Options{Config: `
+sources:
+  a:
+    kind: command
+    command: ["echo", "alpha"]
+`})
+	a1 := runBackup(t, d, "a")
+	mirror := t.TempDir()
+	lock, err := os.OpenFile(filepath.Join(mirror, client.SyncLockName), os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+
+	_, errOut := ctl(t, d, 1, "sync", mirror)
+	if !strings.Contains(errOut, "another backupctl sync is mirroring into "+mirror) {
+		t.Fatalf("sync into a held directory: stderr %q", errOut)
+	}
+	entries, err := os.ReadDir(mirror)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != client.SyncLockName {
+		t.Fatalf("the refused sync wrote into the mirror: %v", entries)
+	}
+
+	lock.Close() // the other sync ends
+	ctl(t, d, 0, "sync", mirror)
+	if got := fileSHA256(t, filepath.Join(mirror, a1.Archive)); got != a1.SHA256 {
+		t.Fatalf("mirrored archive has sha256 %s, want %s", got, a1.SHA256)
 	}
 }

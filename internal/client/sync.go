@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/backupd/backupd/internal/domain"
 )
 
@@ -69,12 +71,17 @@ type SyncResult struct {
 //
 // An archive that fails is recorded and the sync goes on; an error is
 // returned for what stops the whole sync: the server cannot be reached or
-// refuses, dir cannot be created, or ctx ends.
+// refuses, dir cannot be created, another sync holds it, or ctx ends.
 func (c *Client) Sync(ctx context.Context, dir string, opt SyncOptions) (SyncResult, error) {
 	res := SyncResult{Dir: dir}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return res, fmt.Errorf("create the sync directory: %w", err)
 	}
+	unlock, err := lockSyncDir(dir)
+	if err != nil {
+		return res, err
+	}
+	defer unlock()
 	list, err := c.archived(ctx, opt.Sources)
 	if err != nil {
 		return res, err
@@ -167,4 +174,29 @@ func (c *Client) syncOne(ctx context.Context, dir string, b domain.Backup, i, n 
 func (c *Client) expired(ctx context.Context, id int64) bool {
 	b, err := c.Backup(ctx, id)
 	return err == nil && b.Archive == ""
+}
+
+// SyncLockName is the lock file Sync holds in its directory while it runs.
+const SyncLockName = ".backupctl-sync.lock"
+
+// lockSyncDir takes an exclusive flock(2) on dir's lock file, or says that
+// another sync holds it. Two syncs into one directory (a cron job that
+// outlasts its interval) would resume each other's partial files and fail
+// their checksums; the second one stops instead, before it writes. The
+// lock goes with the process, so a killed sync leaves nothing to clean up;
+// the empty lock file stays.
+func lockSyncDir(dir string) (unlock func(), err error) {
+	path := filepath.Join(dir, SyncLockName)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("open the sync lock: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("another backupctl sync is mirroring into %s (it holds %s); wait for it to finish", dir, SyncLockName)
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
 }
