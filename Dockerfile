@@ -26,5 +26,7 @@ EXPOSE 8080
 # every interface, which the daemon allows only with auth.tokens in the
 # config: mount one at /etc/backupd/backupd.yaml. Without tokens it refuses
 # to start and says so.
+# Unhealthy while backups cannot be stored (archive volume or bucket gone).
+HEALTHCHECK --interval=30s --timeout=10s CMD ["backupctl", "--server", "http://127.0.0.1:8080", "health"]
 ENTRYPOINT ["backupd"]
 CMD ["serve", "--config", "/etc/backupd/backupd.yaml", "--data-dir", "/var/lib/backupd", "--listen", "0.0.0.0:8080"]

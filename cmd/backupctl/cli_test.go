@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/backupd/backupd/internal/testdaemon"
 )
@@ -69,8 +72,31 @@ func TestTokensRequired(t *testing.T) {
 	if resp.StatusCode != 401 {
 		t.Fatalf("wrong token: %d, want 401", resp.StatusCode)
 	}
-	if resp, err := http.Get(d.URL + "/healthz"); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("healthz must stay open: %v %v", resp, err)
+	if code, body := healthz(t, d.URL); code != 200 || !strings.Contains(body, `"checks":{"archives":"ok","catalog":"ok"}`) {
+		t.Fatalf("healthz must stay open and say what it checked: %d %s", code, body)
+	}
+	// Without its archive directory the daemon cannot store a backup, and
+	// says so; with it back, it is healthy again.
+	archives := filepath.Join(d.DataDir, "archives")
+	if err := os.Rename(archives, archives+".away"); err != nil {
+		t.Fatal(err)
+	}
+	// Without the token, what failed is named, not described.
+	waitHealthz(t, d.URL, 503, `"detail":"archives: failing"`)
+	if _, errOut, code := d.Backupctl(context.Background(), "health"); code != 1 ||
+		!strings.Contains(errOut, "the server cannot store backups now: archives: archive directory: stat "+archives) {
+		t.Fatalf("backupctl health without archives: exit %d, %s", code, errOut)
+	}
+	if err := os.Rename(archives+".away", archives); err != nil {
+		t.Fatal(err)
+	}
+	waitHealthz(t, d.URL, 200, `"status":"ok"`)
+	if out, errOut, code := d.Backupctl(context.Background(), "--token", "", "health"); code != 0 ||
+		!strings.Contains(out, "healthy (backupd ") || !strings.Contains(out, "archives ok, catalog ok") {
+		t.Fatalf("backupctl health, no token needed: exit %d, %s %s", code, out, errOut)
+	}
+	if _, errOut, code := d.Backupctl(context.Background(), "--server", "http://127.0.0.1:1", "health"); code != 3 {
+		t.Fatalf("backupctl health of no server: exit %d, %s", code, errOut)
 	}
 	ctx := context.Background()
 	if _, errOut, code := d.Backupctl(ctx, "--token", "", "list"); code != 3 || !strings.Contains(errOut, "bearer token") {
@@ -128,5 +154,33 @@ func TestBadRequestsGetProblems(t *testing.T) {
 	evs, err := d.Client().Events(context.Background(), 0, 10)
 	if err != nil || len(evs) != 0 {
 		t.Fatalf("bad requests changed the catalog: events %+v, %v", evs, err)
+	}
+}
+
+func healthz(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// waitHealthz polls /healthz until it answers code with a body holding
+// want; the daemon reuses an answer for two seconds.
+func waitHealthz(t *testing.T, url string, code int, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, body := healthz(t, url)
+		if got == code && strings.Contains(body, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("healthz: %d %s, want %d with %q", got, body, code, want)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -53,7 +53,7 @@ verifies their archives, and lists the catalog.
 	pf.StringVar(&a.token, "token", os.Getenv("BACKUPD_TOKEN"), "bearer token (env BACKUPD_TOKEN)")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
 	root.AddCommand(a.newSourcesCmd(), a.newRunCmd(), a.newStatusCmd(), a.newListCmd(),
-		a.newDownloadCmd(), a.newCancelCmd(), a.newTailCmd(), a.newRestoreCmd(), a.newVerifyCmd(), a.newEndpointsCmd(), a.newSyncCmd())
+		a.newDownloadCmd(), a.newCancelCmd(), a.newTailCmd(), a.newRestoreCmd(), a.newVerifyCmd(), a.newEndpointsCmd(), a.newSyncCmd(), a.newHealthCmd())
 	return root
 }
 

@@ -121,7 +121,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Config{
 			Runner: d.run, Catalog: db, Archives: store, Verifier: drill, Sources: sourceInfos(cfg, specs),
-			Hub: d.hub, Extra: httpapi.WebhookRoutes(recv, db, disp, log), Web: web.FS(), Tokens: cfg.Auth.Tokens, Version: version, Logger: log,
+			Hub: d.hub, Extra: httpapi.WebhookRoutes(recv, db, disp, log),
+			Checks: []httpapi.HealthCheck{{Name: "catalog", Check: db.Check}, {Name: "archives", Check: store.Check}}, Web: web.FS(), Tokens: cfg.Auth.Tokens, Version: version, Logger: log,
 		}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 	}

@@ -69,6 +69,16 @@ func dsn(path string, v url.Values) string {
 // Path returns the catalog's file name.
 func (db *DB) Path() string { return db.path }
 
+// Check reads the catalog's schema, for the health endpoint: it fails when
+// the file cannot be read (a lost disk, a removed file).
+func (db *DB) Check(ctx context.Context) error {
+	var n int
+	if err := db.read.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
+		return fmt.Errorf("catalog %s: %w", db.path, err)
+	}
+	return nil
+}
+
 // Close closes both connection pools.
 func (db *DB) Close() error {
 	werr := db.write.Close()

@@ -150,9 +150,18 @@ func (c *Client) post(ctx context.Context, path string, body, out any) error {
 	return err
 }
 
-// Health checks /healthz.
-func (c *Client) Health(ctx context.Context) error {
-	return c.get(ctx, "/healthz", nil, nil)
+// Health is the daemon's answer to GET /healthz when it is healthy.
+type Health struct {
+	Status  string            `json:"status"`
+	Version string            `json:"version"`
+	Checks  map[string]string `json:"checks"` // name -> "ok"
+}
+
+// Health asks the daemon whether it can take and store backups now. An
+// unhealthy daemon answers 503: an *APIError naming what failed.
+func (c *Client) Health(ctx context.Context) (Health, error) {
+	var h Health
+	return h, c.get(ctx, "/healthz", nil, &h)
 }
 
 // Sources lists the configured sources.

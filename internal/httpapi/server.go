@@ -60,6 +60,8 @@ type Config struct {
 	Tokens  []string
 	Version string
 	Logger  *slog.Logger
+	// Checks are what GET /healthz asks about (health.go).
+	Checks []HealthCheck
 	// Extra registers more routes on the /api/v1 router, in two groups:
 	// open ones (authenticated otherwise, like signed webhooks) and ones
 	// behind the bearer token.
@@ -73,6 +75,7 @@ type Server struct {
 	log     *slog.Logger
 	linkKey []byte           // signs download links; new at every start
 	now     func() time.Time // the clock links expire by
+	health  *health
 }
 
 // New returns a Server.
@@ -82,7 +85,9 @@ func New(c Config) *Server {
 	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key) // crypto/rand.Read does not fail (Go 1.24 and later)
-	return &Server{Config: c, tokens: c.Tokens, log: c.Logger.With("component", "http"), linkKey: key, now: time.Now}
+	log := c.Logger.With("component", "http")
+	return &Server{Config: c, tokens: c.Tokens, log: log, linkKey: key, now: time.Now,
+		health: &health{checks: c.Checks, now: time.Now, timeout: healthTimeout, log: log}}
 }
 
 // Handler returns the router with every route registered.
@@ -120,8 +125,4 @@ func (s *Server) Handler() http.Handler {
 		r.Handle("/*", http.FileServerFS(s.Web))
 	}
 	return r
-}
-
-func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.Version})
 }

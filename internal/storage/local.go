@@ -6,6 +6,7 @@ package storage
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/backupd/backupd/internal/domain"
 )
@@ -34,6 +37,9 @@ type Store interface {
 	RemovePartials() ([]string, error)
 	// Where names the store in logs and messages.
 	Where() string
+	// Check reports whether archives can be stored now: the directory is
+	// there and writable, or the bucket answers. It writes nothing.
+	Check(ctx context.Context) error
 }
 
 // Upload is an archive being written.
@@ -76,6 +82,21 @@ func (l *Local) Dir() string { return l.dir }
 
 // Where names the store, for logs and messages.
 func (l *Local) Where() string { return l.dir }
+
+// Check reports whether the archive directory is there and writable.
+func (l *Local) Check(context.Context) error {
+	st, err := os.Stat(l.dir)
+	if err != nil {
+		return fmt.Errorf("archive directory: %w", err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("archive directory %s is not a directory", l.dir)
+	}
+	if err := unix.Access(l.dir, unix.W_OK|unix.X_OK); err != nil {
+		return fmt.Errorf("archive directory %s is not writable: %w", l.dir, err)
+	}
+	return nil
+}
 
 // Pending is an archive being written. Exactly one of Commit or Abort must
 // be called.

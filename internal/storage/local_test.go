@@ -2,10 +2,12 @@ package storage_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/backupd/backupd/internal/domain"
@@ -81,5 +83,31 @@ func TestNamesCannotEscape(t *testing.T) {
 	}
 	if _, err := l.Open("missing.tar.zst"); domain.ErrorCode(err) != domain.ENOTFOUND {
 		t.Errorf("Open(missing): %v, want not found", err)
+	}
+}
+
+// Check passes on the archive directory and fails, naming it, once it is
+// gone or replaced by a file.
+func TestLocalCheck(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "archives")
+	s, err := storage.NewLocal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.Check(ctx); err != nil {
+		t.Fatalf("check of a fresh directory: %v", err)
+	}
+	if err := os.Remove(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Check(ctx); err == nil || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("check of a removed directory: %v", err)
+	}
+	if err := os.WriteFile(dir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Check(ctx); err == nil || !strings.Contains(err.Error(), "is not a directory") {
+		t.Fatalf("check of a file: %v", err)
 	}
 }

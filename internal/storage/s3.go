@@ -53,16 +53,25 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3 endpoint %q: %w", cfg.Endpoint, err)
 	}
+	s := &S3{c: c, cfg: cfg}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	ok, err := c.BucketExists(ctx, cfg.Bucket)
+	if err := s.Check(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Check reports whether the bucket answers and exists.
+func (s *S3) Check(ctx context.Context) error {
+	ok, err := s.c.BucketExists(ctx, s.cfg.Bucket)
 	if err != nil {
-		return nil, fmt.Errorf("s3 at %s: cannot check bucket %q: %w (check storage.s3.endpoint, access_key and secret_key)", cfg.Endpoint, cfg.Bucket, err)
+		return fmt.Errorf("s3 at %s: cannot check bucket %q: %w (check storage.s3.endpoint, access_key and secret_key)", s.cfg.Endpoint, s.cfg.Bucket, err)
 	}
 	if !ok {
-		return nil, fmt.Errorf("s3 at %s has no bucket %q: create it, or fix storage.s3.bucket", cfg.Endpoint, cfg.Bucket)
+		return fmt.Errorf("s3 at %s has no bucket %q: create it, or fix storage.s3.bucket", s.cfg.Endpoint, s.cfg.Bucket)
 	}
-	return &S3{c: c, cfg: cfg}, nil
+	return nil
 }
 
 // Where names the store, for logs and messages.

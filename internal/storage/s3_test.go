@@ -150,7 +150,17 @@ func TestS3StoreGoesAway(t *testing.T) {
 	if _, err := up.Write(part); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.Check(context.Background()); err != nil {
+		t.Fatalf("check while the store runs: %v", err)
+	}
 	srv.Kill()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Check(ctx); err == nil || !strings.Contains(err.Error(), "cannot check bucket") {
+		t.Fatalf("check after the store died: %v", err)
+	} else {
+		t.Logf("check after the store died: %v", err)
+	}
 	start := time.Now()
 	var werr error
 	for i := 0; i < 4 && werr == nil; i++ {
