@@ -39,7 +39,7 @@ sources:
 		t.Fatalf("expired record = %+v, %v", got, err)
 	}
 	_, errOut, code := d.Backupctl(context.Background(), "download", itoa(first.ID), "-o", t.TempDir())
-	if code != 1 || !strings.Contains(errOut, "removed by the retention (keep) of source small") {
+	if code != 1 || !strings.Contains(errOut, "removed by the retention (keep rules) of source small") {
 		t.Fatalf("download of an expired backup: exit %d, %s", code, errOut)
 	}
 	if out, _, _ := d.Backupctl(context.Background(), "status", itoa(first.ID)); !strings.Contains(out, "removed by the source's retention") {

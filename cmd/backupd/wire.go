@@ -54,7 +54,7 @@ func buildSources(cfg config.Config) ([]runner.Spec, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sources.%s: %w", name, err)
 		}
-		specs = append(specs, runner.Spec{Name: name, Source: src, Timeout: s.Timeout, Keep: s.Keep})
+		specs = append(specs, runner.Spec{Name: name, Source: src, Timeout: s.Timeout, Retention: s.Retention()})
 	}
 	sort.Slice(specs, func(i, j int) bool { return specs[i].Name < specs[j].Name })
 	return specs, nil

@@ -63,7 +63,7 @@ func (c *Client) Download(ctx context.Context, id int64, dest string, opt Downlo
 	case b.Status != domain.StatusSucceeded:
 		return DownloadResult{}, fmt.Errorf("backup %d is %s: only a succeeded backup has an archive to download", id, b.Status)
 	case b.Archive == "":
-		return DownloadResult{}, fmt.Errorf("the archive of backup %d was removed by the retention (keep) of source %s; only its record remains", id, b.Source)
+		return DownloadResult{}, fmt.Errorf("the archive of backup %d was removed by the retention (keep rules) of source %s; only its record remains", id, b.Source)
 	}
 	// A path ending in a slash names a directory, created if need be, as
 	// does an existing directory; anything else is the file to write.

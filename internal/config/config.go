@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/backupd/backupd/internal/domain"
 )
 
 // Config is the whole daemon configuration.
@@ -108,12 +110,23 @@ type Source struct {
 	All bool `yaml:"all"`
 	// Schedule is a cron expression (5 fields, or @daily, @every 1h, ...).
 	Schedule string `yaml:"schedule"`
-	// Keep is how many succeeded backups to keep; 0 keeps all.
-	Keep int `yaml:"keep"`
+	// Keep is how many of the newest succeeded archives to keep. With
+	// KeepDaily, KeepWeekly and KeepMonthly it makes the retention
+	// (domain.Retention): an archive any of them keeps stays. All zero
+	// keeps every archive.
+	Keep        int `yaml:"keep"`
+	KeepDaily   int `yaml:"keep_daily"`
+	KeepWeekly  int `yaml:"keep_weekly"`
+	KeepMonthly int `yaml:"keep_monthly"`
 	// Verify runs a restore drill after every successful backup.
 	Verify bool `yaml:"verify"`
 	// Timeout cancels a backup that runs longer; 0 means no limit.
 	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Retention is the source's keep rules.
+func (s Source) Retention() domain.Retention {
+	return domain.Retention{Last: s.Keep, Daily: s.KeepDaily, Weekly: s.KeepWeekly, Monthly: s.KeepMonthly}
 }
 
 // Webhooks configures inbound reports and outbound notifications.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/backupd/backupd/internal/config"
+	"github.com/backupd/backupd/internal/domain"
 )
 
 func parse(t *testing.T, yaml string) (config.Config, error) {
@@ -37,12 +38,19 @@ sources:
     path: ${DOCS_DIR}
     schedule: "@daily"
     timeout: 2h
+    keep: 3
+    keep_daily: 7
+    keep_weekly: 4
+    keep_monthly: 12
   dump:
     kind: command
     command: [sh, -c, "echo $HOME"]
 `)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got, want := cfg.Sources["docs"].Retention(), (domain.Retention{Last: 3, Daily: 7, Weekly: 4, Monthly: 12}); got != want {
+		t.Errorf("retention = %+v, want %+v", got, want)
 	}
 	if got, want := cfg.Sources["docs"].Path, "/srv/docs"; got != want {
 		t.Errorf("expanded path = %q, want %q", got, want)
@@ -78,6 +86,7 @@ func TestErrorsNameWhatToFix(t *testing.T) {
 		{"sources:\n  a:\n    kind: sqlite\n    path: app.db\n", `sources.a: path: "app.db" must be absolute`},
 		{"sources:\n  a:\n    kind: files\n    path: /x\n    schedule: every day\n", "sources.a: schedule:"},
 		{"sources:\n  ../x:\n    kind: files\n    path: /x\n", "sources.../x: the name"},
+		{"sources:\n  a:\n    kind: files\n    path: /x\n    keep_weekly: -1\n", "sources.a: keep_weekly: must not be negative"},
 		{"sources:\n  catalog:\n    kind: files\n    path: /x\n", "taken by the built-in catalog source"},
 		{"auth:\n  tokens: [short]\n", "at least 16 characters"},
 		{"webhooks:\n  secrets: [abc]\n", "whsec_"},

@@ -180,8 +180,13 @@ func (s Source) validate(name string) []error {
 			bad("schedule: %q is not a cron expression (5 fields, or @daily, @every 1h): %v", s.Schedule, err)
 		}
 	}
-	if s.Keep < 0 {
-		bad("keep: must not be negative")
+	for _, k := range []struct {
+		name string
+		n    int
+	}{{"keep", s.Keep}, {"keep_daily", s.KeepDaily}, {"keep_weekly", s.KeepWeekly}, {"keep_monthly", s.KeepMonthly}} {
+		if k.n < 0 {
+			bad("%s: must not be negative", k.name)
+		}
 	}
 	if s.Timeout < 0 {
 		bad("timeout: must not be negative")

@@ -23,7 +23,7 @@ type Store interface {
 	CreateBackup(ctx context.Context, source, kind string) (domain.Backup, error)
 	StartBackup(ctx context.Context, id int64, archive string) (domain.Backup, error)
 	FinishBackup(ctx context.Context, id int64, f domain.Finish) (domain.Backup, error)
-	ExpireArchives(ctx context.Context, source string, keep int) ([]string, error)
+	ExpireArchives(ctx context.Context, source string, r domain.Retention, loc *time.Location) ([]string, error)
 	CancelQueued(ctx context.Context, id int64) (domain.Backup, error)
 	Backup(ctx context.Context, id int64) (domain.Backup, error)
 	Recover(ctx context.Context) (interrupted, queued []domain.Backup, err error)
@@ -41,8 +41,9 @@ type Spec struct {
 	Name    string
 	Source  source.Source
 	Timeout time.Duration
-	// Keep is how many succeeded archives to keep; 0 keeps all.
-	Keep int
+	// Retention says which succeeded archives to keep; the zero value
+	// keeps all.
+	Retention domain.Retention
 }
 
 // Options tune a Runner.

@@ -56,7 +56,7 @@ func command(t *testing.T, name, script string, keep int) runner.Spec {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return runner.Spec{Name: name, Source: src, Keep: keep}
+	return runner.Spec{Name: name, Source: src, Retention: domain.Retention{Last: keep}}
 }
 
 func (f *fixture) start(t *testing.T, specs ...runner.Spec) *runner.Runner {

@@ -94,9 +94,10 @@ func (r *Runner) run(id int64) {
 }
 
 // expire applies the source's retention after a success, so the archives
-// kept never drop below keep good ones.
+// kept never drop below what it keeps of good ones. Calendar days are the
+// daemon's local ones, as the schedules' are.
 func (r *Runner) expire(spec Spec) {
-	names, err := r.store.ExpireArchives(r.ctx, spec.Name, spec.Keep)
+	names, err := r.store.ExpireArchives(r.ctx, spec.Name, spec.Retention, time.Local)
 	if err != nil {
 		r.log.Error("apply retention", "source", spec.Name, "err", err)
 		return
@@ -106,7 +107,7 @@ func (r *Runner) expire(spec Spec) {
 			r.log.Error("remove expired archive", "source", spec.Name, "archive", name, "err", err)
 			continue
 		}
-		r.log.Info("removed expired archive", "source", spec.Name, "archive", name, "keep", spec.Keep)
+		r.log.Info("removed expired archive", "source", spec.Name, "archive", name, "retention", spec.Retention.String())
 	}
 }
 
