@@ -64,7 +64,7 @@ func sourceInfos(cfg config.Config, specs []runner.Spec) []domain.SourceInfo {
 	out := make([]domain.SourceInfo, 0, len(specs))
 	for _, s := range specs {
 		c := cfg.Sources[s.Name]
-		out = append(out, domain.SourceInfo{Name: s.Name, Kind: s.Source.Kind(), Schedule: c.Schedule, Verify: c.Verify})
+		out = append(out, domain.SourceInfo{Name: s.Name, Kind: s.Source.Kind(), Schedule: c.Schedule, Retention: s.Retention.String(), Verify: c.Verify})
 	}
 	return out
 }

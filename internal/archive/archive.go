@@ -6,10 +6,10 @@
 package archive
 
 import (
-	"filippo.io/age"
 	"fmt"
 	"time"
 
+	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/backupd/backupd/internal/domain"

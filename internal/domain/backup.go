@@ -119,7 +119,12 @@ type SourceInfo struct {
 	Name     string `json:"name"`
 	Kind     string `json:"kind"`
 	Schedule string `json:"schedule,omitempty"`
-	Verify   bool   `json:"verify,omitempty"`
+	// NextRun is when the schedule next queues a backup.
+	NextRun *time.Time `json:"next_run,omitempty"`
+	// Retention is the source's keep rules, as configured ("keep: 7,
+	// keep_daily: 14"), or "keep all".
+	Retention string `json:"retention"`
+	Verify    bool   `json:"verify,omitempty"`
 	// Last is the newest local backup of the source, if any.
 	Last *Backup `json:"last,omitempty"`
 }

@@ -24,6 +24,8 @@ type Runner interface {
 	Submit(ctx context.Context, source string) (domain.Backup, error)
 	Cancel(ctx context.Context, id int64) (domain.Backup, error)
 	BytesDone(id int64) (int64, bool)
+	// NextRun is when source's schedule next queues a backup.
+	NextRun(source string) (time.Time, bool)
 }
 
 // Catalog answers questions about backups and events.

@@ -10,7 +10,8 @@ func (s *Server) routesSources(r chi.Router) {
 	r.Get("/sources", s.handleSourceList)
 }
 
-// handleSourceList lists the configured sources with their newest backup.
+// handleSourceList lists the configured sources with their newest backup
+// and, for scheduled ones, when the next is due.
 func (s *Server) handleSourceList(w http.ResponseWriter, r *http.Request) {
 	latest, err := s.Catalog.LatestBySource(r.Context())
 	if err != nil {
@@ -21,6 +22,10 @@ func (s *Server) handleSourceList(w http.ResponseWriter, r *http.Request) {
 	for _, src := range s.Sources {
 		if b, ok := latest[src.Name]; ok {
 			src.Last = &b
+		}
+		if next, ok := s.Runner.NextRun(src.Name); ok {
+			next = next.UTC()
+			src.NextRun = &next
 		}
 		out = append(out, src)
 	}

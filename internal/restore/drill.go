@@ -5,12 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"filippo.io/age"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"time"
+
+	"filippo.io/age"
 
 	"github.com/backupd/backupd/internal/archive"
 	"github.com/backupd/backupd/internal/catalog"

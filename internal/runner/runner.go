@@ -7,11 +7,13 @@ package runner
 import (
 	"context"
 	"errors"
-	"filippo.io/age"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
+
+	"filippo.io/age"
+	"github.com/robfig/cron/v3"
 
 	"github.com/backupd/backupd/internal/domain"
 	"github.com/backupd/backupd/internal/source"
@@ -80,6 +82,8 @@ type Runner struct {
 	mu       sync.Mutex
 	stopping bool
 	running  map[int64]*job
+	cron     *cron.Cron              // set by StartSchedules
+	entries  map[string]cron.EntryID // source -> its schedule in cron
 
 	ctx    context.Context // lives until every worker has stopped
 	cancel context.CancelFunc

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/robfig/cron/v3"
 
@@ -24,13 +25,14 @@ func ParseSchedule(expr string) (cron.Schedule, error) {
 // backup still active is skipped and logged: schedules never pile up.
 func (r *Runner) StartSchedules(ctx context.Context, schedules map[string]string) (stop func(), err error) {
 	c := cron.New(cron.WithLocation(cronLocation))
+	entries := make(map[string]cron.EntryID, len(schedules))
 	for name, expr := range schedules {
 		sched, err := ParseSchedule(expr)
 		if err != nil {
 			return nil, fmt.Errorf("sources.%s: %w", name, err)
 		}
 		name := name
-		c.Schedule(sched, cron.FuncJob(func() {
+		entries[name] = c.Schedule(sched, cron.FuncJob(func() {
 			b, err := r.Submit(ctx, name)
 			switch {
 			case err == nil:
@@ -42,6 +44,22 @@ func (r *Runner) StartSchedules(ctx context.Context, schedules map[string]string
 			}
 		}))
 	}
+	r.mu.Lock()
+	r.cron, r.entries = c, entries
+	r.mu.Unlock()
 	c.Start()
 	return func() { <-c.Stop().Done() }, nil
+}
+
+// NextRun returns when source's schedule will next queue a backup; false
+// for a source without one.
+func (r *Runner) NextRun(source string) (time.Time, bool) {
+	r.mu.Lock()
+	c, id, ok := r.cron, r.entries[source], r.entries != nil
+	r.mu.Unlock()
+	if !ok || id == 0 {
+		return time.Time{}, false
+	}
+	next := c.Entry(id).Next
+	return next, !next.IsZero()
 }
