@@ -17,7 +17,11 @@ func newConfigCheckCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Validate the configuration without starting",
-		Args:  cobra.NoArgs,
+		Long: `Validate the configuration without starting: errors (exit 1) for what
+serve would refuse; warnings for what would make a source's backups fail
+if it ran now (a path that does not exist, pg_dump or a command missing
+from PATH), which serve logs at start too.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := flags.load()
 			if err != nil {
@@ -32,6 +36,9 @@ func newConfigCheckCmd() *cobra.Command {
 			}
 			if _, _, err := encryptionKeys(cfg.Encryption); err != nil {
 				return err
+			}
+			for _, w := range preflight(cfg) {
+				fmt.Fprintln(cmd.OutOrStdout(), "warning:", w)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "config OK: %d sources, listening on %s, data in %s\n", len(specs), cfg.Listen, cfg.DataDir)
 			return nil

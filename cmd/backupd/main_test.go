@@ -119,3 +119,49 @@ func TestConfigCheckReadsIdentityFile(t *testing.T) {
 		t.Fatalf("missing identity file: %v", err)
 	}
 }
+
+// config check warns, without failing, about sources that would fail as
+// the machine is now: a missing directory or database file, a command or
+// dump tool that is not in PATH.
+func TestConfigCheckWarnsAboutSources(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("PATH", dir) // nothing in it: no pg_dump, no mariadb-dump
+	cfg := writeConfig(t, `sources:
+  docs:
+    kind: files
+    path: `+filepath.Join(dir, "absent")+`
+  app:
+    kind: sqlite
+    path: `+filepath.Join(dir, "app.db")+`
+  ldap:
+    kind: command
+    command: ["slapcat-surely-absent", "-n", "1"]
+  shop:
+    kind: postgres
+    databases: [shop]
+  crm:
+    kind: mysql
+    databases: [crm]
+  ok:
+    kind: files
+    path: `+dir+`
+`)
+	out, err := runCmd(t, "config", "check", "--config", cfg)
+	if err != nil || !strings.Contains(out, "config OK: 7 sources") {
+		t.Fatalf("warnings must not fail the check: %q, %v", out, err)
+	}
+	for _, want := range []string{
+		"warning: sources.app: path " + filepath.Join(dir, "app.db") + " does not exist\n",
+		"warning: sources.crm: mariadb-dump or mysqldump not found in PATH: install mariadb-client (or mysql-client); its backups fail until then\n",
+		"warning: sources.docs: path " + filepath.Join(dir, "absent") + " does not exist\n",
+		"warning: sources.ldap: command slapcat-surely-absent is not an executable in PATH or at that path\n",
+		"warning: sources.shop: pg_dump not found in PATH: install postgresql-client; its backups fail until then\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("config check output lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "warning:"); n != 5 {
+		t.Errorf("%d warnings, want 5 (none for the source that is fine):\n%s", n, out)
+	}
+}

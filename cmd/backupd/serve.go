@@ -61,6 +61,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	for _, w := range preflight(cfg) {
+		log.Warn("a source would fail if it ran now", "problem", w)
+	}
 	tmp := filepath.Join(cfg.DataDir, "tmp")
 	if err := os.RemoveAll(tmp); err != nil { // scratch left by a crash
 		return fmt.Errorf("clean temp dir: %w", err)

@@ -38,6 +38,19 @@ func checkListen(cfg config.Config) error {
 	return fmt.Errorf("refusing to listen on %s without authentication: add a token under auth.tokens in the config, or listen on 127.0.0.1", cfg.Listen)
 }
 
+// preflight lists, as "sources.NAME: ..." lines sorted by name, what would
+// make configured sources fail (source.Preflight).
+func preflight(cfg config.Config) []string {
+	var out []string
+	for name, s := range cfg.Sources {
+		for _, w := range source.Preflight(s) {
+			out = append(out, "sources."+name+": "+w)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // buildSources turns the config's sources, plus the built-in catalog
 // source, into runner specs and listing entries, sorted by name.
 func buildSources(cfg config.Config) ([]runner.Spec, error) {
