@@ -215,13 +215,21 @@ func TestMetricsExposed(t *testing.T) {
 	if err != nil || got.FinishedAt == nil {
 		t.Fatalf("backup %d: %+v %v", b.ID, got, err)
 	}
-	want := fmt.Sprintf(`backupd_last_success_timestamp_seconds{source="catalog"} %g`, float64(got.FinishedAt.UnixNano())/1e9)
+	wants := []string{
+		fmt.Sprintf(`backupd_last_success_timestamp_seconds{source="catalog"} %g`, float64(got.FinishedAt.UnixNano())/1e9),
+		fmt.Sprintf(`backupd_last_success_size_bytes{source="catalog"} %g`, float64(got.SizeBytes)),
+		`backupd_archives{source="catalog"} 1`,
+		fmt.Sprintf(`backupd_archive_bytes{source="catalog"} %g`, float64(got.SizeBytes)),
+	}
 	for _, when := range []string{"after the backup", "after a restart"} {
 		if when == "after a restart" {
 			d.Restart()
 		}
-		if body := scrape(t, d); !strings.Contains(body, want) {
-			t.Errorf("%s: /metrics lacks %s", when, want)
+		body := scrape(t, d)
+		for _, want := range wants {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s: /metrics lacks %s", when, want)
+			}
 		}
 	}
 }

@@ -108,6 +108,19 @@ func TestExpireArchivesByCalendar(t *testing.T) {
 		t.Fatalf("events after expiry: %+v", evs)
 	}
 
+	// The metrics count what is left: 4 archives of s (1 byte each, as
+	// recorded), 1 of the other source.
+	stats, err := db.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := stats["s"]; st == nil || st.Archives != 4 || st.ArchiveBytes != 4 || st.LastSize != 1 || st.LastSuccess.IsZero() {
+		t.Fatalf("stats of s: %+v", st)
+	}
+	if st := stats["other"]; st == nil || st.Archives != 1 {
+		t.Fatalf("stats of other: %+v", st)
+	}
+
 	// Applied again, nothing more goes; with no rules, nothing ever does.
 	for _, r := range []domain.Retention{r, {}} {
 		if names, err := db.ExpireArchives(ctx, "s", r, time.UTC); err != nil || len(names) != 0 {
