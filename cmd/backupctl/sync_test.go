@@ -67,6 +67,10 @@ webhooks:
 	// Two more backups of a: a1 leaves the server (keep: 2), not the mirror.
 	a2 := runBackup(t, d, "a")
 	a3 := runBackup(t, d, "a")
+	waitFor(t, "retention to expire a1", func() bool { // right after a3's record is final
+		b, err := d.Client().Backup(context.Background(), a1.ID)
+		return err == nil && b.Archive == ""
+	})
 	// Half of a2 is already here, as an interrupted download leaves it.
 	whole, err := os.ReadFile(filepath.Join(archives, a2.Archive))
 	if err != nil {
@@ -205,6 +209,10 @@ sources:
 			if b.ID == big.ID && !expired {
 				expired = true
 				runBackup(t, d, "y") // keep: 1 removes y1, already listed
+				waitFor(t, "retention to remove y1's archive", func() bool {
+					_, err := os.Stat(filepath.Join(d.DataDir, "archives", y1.Archive))
+					return os.IsNotExist(err)
+				})
 			}
 		},
 	})
