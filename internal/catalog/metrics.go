@@ -12,7 +12,7 @@ import (
 type SourceStats struct {
 	// LastSuccess is when the newest succeeded backup (run here or
 	// reported by webhook) finished, or for a report without finished_at,
-	// was received; zero if there is none. LastSize is that backup's size.
+	// was received. LastSize is that backup's size.
 	LastSuccess time.Time
 	LastSize    int64
 	// Archives and ArchiveBytes count the archives this daemon stores
@@ -21,54 +21,31 @@ type SourceStats struct {
 	ArchiveBytes int64
 }
 
-// Stats returns SourceStats for every source with a succeeded backup.
+// Stats returns SourceStats for every source with a succeeded backup, in
+// one pass over the succeeded backups.
 func (db *DB) Stats(ctx context.Context) (map[string]*SourceStats, error) {
-	out := map[string]*SourceStats{}
-	of := func(source string) *SourceStats {
-		if out[source] == nil {
-			out[source] = &SourceStats{}
-		}
-		return out[source]
-	}
 	// Our time layout is fixed-width, so max() of the text is the latest;
-	// size_bytes, a bare column beside max(), is SQLite's value from that
-	// same row.
-	rows, err := db.read.QueryContext(ctx, `SELECT source, max(coalesce(finished_at, created_at)), coalesce(size_bytes, 0)
+	// size_bytes, a bare column beside the one max(), is SQLite's value
+	// from that same row.
+	rows, err := db.read.QueryContext(ctx, `SELECT source, max(coalesce(finished_at, created_at)), size_bytes,
+			count(CASE WHEN origin = 'local' AND archive != '' THEN 1 END),
+			coalesce(sum(CASE WHEN origin = 'local' AND archive != '' THEN size_bytes END), 0)
 		FROM backups WHERE status = 'succeeded' GROUP BY source`)
 	if err != nil {
-		return nil, fmt.Errorf("last successes: %w", err)
+		return nil, fmt.Errorf("source stats: %w", err)
 	}
 	defer rows.Close()
+	out := map[string]*SourceStats{}
 	for rows.Next() {
 		var source, at string
-		var size int64
-		if err := rows.Scan(&source, &at, &size); err != nil {
-			return nil, fmt.Errorf("scan last success: %w", err)
+		var st SourceStats
+		if err := rows.Scan(&source, &at, &st.LastSize, &st.Archives, &st.ArchiveBytes); err != nil {
+			return nil, fmt.Errorf("scan source stats: %w", err)
 		}
-		t, err := parseTime(at)
-		if err != nil {
+		if st.LastSuccess, err = parseTime(at); err != nil {
 			return nil, err
 		}
-		s := of(source)
-		s.LastSuccess, s.LastSize = t, size
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	rows, err = db.read.QueryContext(ctx, `SELECT source, count(*), coalesce(sum(size_bytes), 0) FROM backups
-		WHERE origin = 'local' AND status = 'succeeded' AND archive != '' GROUP BY source`)
-	if err != nil {
-		return nil, fmt.Errorf("stored archives: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var source string
-		var n, bytes int64
-		if err := rows.Scan(&source, &n, &bytes); err != nil {
-			return nil, fmt.Errorf("scan stored archives: %w", err)
-		}
-		s := of(source)
-		s.Archives, s.ArchiveBytes = n, bytes
+		out[source] = &st
 	}
 	return out, rows.Err()
 }
@@ -112,10 +89,8 @@ func (c Collector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	for source, s := range stats {
-		if !s.LastSuccess.IsZero() {
-			ch <- prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, float64(s.LastSuccess.UnixNano())/1e9, source)
-			ch <- prometheus.MustNewConstMetric(lastSizeDesc, prometheus.GaugeValue, float64(s.LastSize), source)
-		}
+		ch <- prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, float64(s.LastSuccess.UnixNano())/1e9, source)
+		ch <- prometheus.MustNewConstMetric(lastSizeDesc, prometheus.GaugeValue, float64(s.LastSize), source)
 		ch <- prometheus.MustNewConstMetric(archivesDesc, prometheus.GaugeValue, float64(s.Archives), source)
 		ch <- prometheus.MustNewConstMetric(archiveBytesDesc, prometheus.GaugeValue, float64(s.ArchiveBytes), source)
 	}

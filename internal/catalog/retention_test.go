@@ -13,7 +13,7 @@ import (
 )
 
 // succeeded records a finished backup of source whose record says it was
-// created at created.
+// created at created; its size is its id.
 func succeeded(t *testing.T, db *catalog.DB, raw *sql.DB, source string, created time.Time) domain.Backup {
 	t.Helper()
 	ctx := context.Background()
@@ -25,7 +25,7 @@ func succeeded(t *testing.T, db *catalog.DB, raw *sql.DB, source string, created
 	if _, err := db.StartBackup(ctx, b.ID, name); err != nil {
 		t.Fatal(err)
 	}
-	if b, err = db.FinishBackup(ctx, b.ID, domain.Finish{Status: domain.StatusSucceeded, SizeBytes: 1, SHA256: "ab"}); err != nil {
+	if b, err = db.FinishBackup(ctx, b.ID, domain.Finish{Status: domain.StatusSucceeded, SizeBytes: b.ID, SHA256: "ab"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := raw.Exec(`UPDATE backups SET created_at = ? WHERE id = ?`, created.UTC().Format(time.RFC3339Nano), b.ID); err != nil {
@@ -108,14 +108,16 @@ func TestExpireArchivesByCalendar(t *testing.T) {
 		t.Fatalf("events after expiry: %+v", evs)
 	}
 
-	// The metrics count what is left: 4 archives of s (1 byte each, as
-	// recorded), 1 of the other source.
+	// The metrics count what is left: 4 archives of s, the last one
+	// finished the newest; 1 of the other source.
 	stats, err := db.Stats(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := stats["s"]; st == nil || st.Archives != 4 || st.ArchiveBytes != 4 || st.LastSize != 1 || st.LastSuccess.IsZero() {
-		t.Fatalf("stats of s: %+v", st)
+	kept := s[0].SizeBytes + s[4].SizeBytes + s[5].SizeBytes + s[6].SizeBytes
+	if st := stats["s"]; st == nil || st.Archives != 4 || st.ArchiveBytes != kept || st.LastSize != s[6].SizeBytes ||
+		!st.LastSuccess.Equal(*s[6].FinishedAt) {
+		t.Fatalf("stats of s: %+v, want 4 archives of %d bytes, the last of %d bytes finished at %s", st, kept, s[6].SizeBytes, s[6].FinishedAt)
 	}
 	if st := stats["other"]; st == nil || st.Archives != 1 {
 		t.Fatalf("stats of other: %+v", st)
