@@ -20,7 +20,7 @@ func (s *Server) requireToken(allowQuery bool) func(http.Handler) http.Handler {
 				next.ServeHTTP(w, r)
 				return
 			}
-			tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			tok, ok := bearer(r)
 			if !ok && allowQuery {
 				tok, ok = r.URL.Query().Get("token"), r.URL.Query().Has("token")
 			}
@@ -37,6 +37,11 @@ func (s *Server) requireToken(allowQuery bool) func(http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// bearer returns the token of an "Authorization: Bearer" header.
+func bearer(r *http.Request) (string, bool) {
+	return strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 }
 
 // validToken compares against every token in constant time, so that timing

@@ -117,6 +117,6 @@ func (s *Server) mayReadDetails(r *http.Request) bool {
 	if len(s.tokens) == 0 {
 		return true
 	}
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	tok, ok := bearer(r)
 	return ok && s.validToken(tok)
 }
