@@ -114,14 +114,34 @@ func (v *Verifier) Headers(h http.Header) (string, error) {
 	if err != nil {
 		return "", verifyError(reasonBadHeader, "header %s=%q is not a Unix time in seconds", HeaderTimestamp, ts)
 	}
-	skew := v.now().Sub(time.Unix(secs, 0))
-	if skew > v.tolerance {
-		return "", verifyError(reasonTooOld, "webhook-timestamp is too old (%s behind our clock; the limit is %s)", skew.Round(time.Second), v.tolerance)
-	}
-	if -skew > v.tolerance {
-		return "", verifyError(reasonTooNew, "webhook-timestamp is too new (%s ahead of our clock; the limit is %s)", (-skew).Round(time.Second), v.tolerance)
+	if err := v.checkTime(secs); err != nil {
+		return "", err
 	}
 	return id, nil
+}
+
+// checkTime refuses a timestamp more than the tolerance away from our
+// clock, either way. It compares whole seconds first, so that no value of
+// secs can overflow the arithmetic (a far-future timestamp once made the
+// difference wrap and pass), then the exact difference, which is now
+// within range.
+func (v *Verifier) checkTime(secs int64) error {
+	now := v.now()
+	slack := int64(v.tolerance/time.Second) + 1
+	switch nowSecs := now.Unix(); {
+	case secs < nowSecs-slack:
+		return verifyError(reasonTooOld, "webhook-timestamp %d is too old (more than %s behind our clock)", secs, v.tolerance)
+	case secs > nowSecs+slack:
+		return verifyError(reasonTooNew, "webhook-timestamp %d is too new (more than %s ahead of our clock)", secs, v.tolerance)
+	}
+	skew := now.Sub(time.Unix(secs, 0))
+	if skew > v.tolerance {
+		return verifyError(reasonTooOld, "webhook-timestamp is too old (%s behind our clock; the limit is %s)", skew.Round(time.Second), v.tolerance)
+	}
+	if -skew > v.tolerance {
+		return verifyError(reasonTooNew, "webhook-timestamp is too new (%s ahead of our clock; the limit is %s)", (-skew).Round(time.Second), v.tolerance)
+	}
+	return nil
 }
 
 // Verify checks the headers (see Headers) and that at least one v1
