@@ -33,7 +33,7 @@ func scanBackup(s scanner) (domain.Backup, error) {
 	}
 	b.WebhookID = webhookID.String
 	if len(raw) > 0 {
-		b.Raw = raw
+		b.Raw = domain.SafeJSON(raw)
 	}
 	if b.CreatedAt, err = parseTime(created); err != nil {
 		return b, err

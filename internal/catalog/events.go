@@ -54,13 +54,10 @@ func (db *DB) ListEvents(ctx context.Context, since int64, limit int) ([]domain.
 		if ev.Time, err = parseTime(ts); err != nil {
 			return nil, fmt.Errorf("event %d: %w", ev.ID, err)
 		}
-		if json.Valid([]byte(data)) {
-			ev.Data = json.RawMessage(data)
-		} else {
-			// A row written by another program with a non-JSON payload is
-			// still delivered, as a JSON string, rather than dropped.
-			ev.Data, _ = json.Marshal(data)
-		}
+		// A row written by another program or an older version, with a
+		// payload that is not JSON or not UTF-8, is still delivered, made
+		// safe, rather than dropped or sent as an invalid frame.
+		ev.Data = domain.SafeJSON([]byte(data))
 		out = append(out, ev)
 	}
 	return out, rows.Err()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/backupd/backupd/internal/domain"
 )
@@ -13,8 +14,8 @@ import (
 // json.Marshal(p2Message(ev)), in one pass over the payload instead of
 // three (validate, validate, compact and escape) and without reflection. A
 // replay of a large catalog spends most of its time here. Anything off the
-// fast path (a payload that is not JSON or has characters json.Marshal
-// escapes, a year it refuses) goes through json.Marshal itself.
+// fast path (a payload that is not JSON or not UTF-8, or has characters
+// json.Marshal escapes, a year it refuses) goes through json.Marshal itself.
 func appendP2Event(dst []byte, ev domain.Event) ([]byte, error) {
 	start := len(dst)
 	if out, ok := appendP2Fast(dst, ev); ok {
@@ -59,8 +60,8 @@ func appendP2Fast(dst []byte, ev domain.Event) ([]byte, bool) {
 			return dst, false // not JSON: json.Marshal sends it as a string
 		}
 		data := buf.Bytes()[len(dst):]
-		if needsEscape(data) {
-			return dst, false
+		if needsEscape(data) || !utf8.Valid(data) {
+			return dst, false // json.Marshal escapes; rawData makes it UTF-8
 		}
 		dst = buf.Bytes()
 	}

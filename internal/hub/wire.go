@@ -181,15 +181,12 @@ func p2Message(ev domain.Event) p2Event {
 }
 
 // rawData makes an event's payload safe to embed: absent becomes null, and
-// bytes that are not JSON travel as a JSON string rather than breaking the
-// whole message for every client.
+// bytes that are not JSON, or not UTF-8, are made safe (domain.SafeJSON)
+// rather than breaking the whole message, or the connection, for every
+// client.
 func rawData(d json.RawMessage) json.RawMessage {
 	if len(d) == 0 {
 		return json.RawMessage("null")
 	}
-	if !json.Valid(d) {
-		s, _ := json.Marshal(string(d))
-		return s
-	}
-	return d
+	return domain.SafeJSON(d)
 }

@@ -131,13 +131,14 @@ func TestReceiveRefusesAndStoresNothing(t *testing.T) {
 	for _, tt := range []struct {
 		name, secret, body string
 		want               int
-		reason             string
+		reason, detail     string
 	}{
-		{"unsigned", "", `{}`, http.StatusUnauthorized, "missing_header"},
-		{"wrong secret", "whsec_" + "c29tZWJvZHkgZWxzZQ==", `{}`, http.StatusUnauthorized, "bad_signature"},
-		{"oversize", secretNew, big, http.StatusRequestEntityTooLarge, ""},
-		{"array", secretNew, `[1]`, http.StatusBadRequest, ""},
-		{"invalid JSON", secretNew, `{"source":`, http.StatusBadRequest, ""},
+		{"unsigned", "", `{}`, http.StatusUnauthorized, "missing_header", ""},
+		{"wrong secret", "whsec_" + "c29tZWJvZHkgZWxzZQ==", `{}`, http.StatusUnauthorized, "bad_signature", ""},
+		{"oversize", secretNew, big, http.StatusRequestEntityTooLarge, "", ""},
+		{"array", secretNew, `[1]`, http.StatusBadRequest, "", ""},
+		{"invalid JSON", secretNew, `{"source":`, http.StatusBadRequest, "", ""},
+		{"not UTF-8", secretNew, "{\"source\":\"pg\",\"n\":\"\xff\"}", http.StatusBadRequest, "", "offset 20"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			code, body := in.post(t, tt.secret, "msg_"+tt.name, tt.body)
@@ -147,8 +148,8 @@ func TestReceiveRefusesAndStoresNothing(t *testing.T) {
 			if tt.reason != "" && body["reason"] != tt.reason {
 				t.Errorf("reason %v, want %s", body["reason"], tt.reason)
 			}
-			if body["detail"] == "" {
-				t.Errorf("no detail in %v", body)
+			if d, _ := body["detail"].(string); d == "" || !strings.Contains(d, tt.detail) {
+				t.Errorf("detail in %v does not say %q", body, tt.detail)
 			}
 		})
 	}

@@ -18,7 +18,7 @@ const UnknownSource = "unknown"
 // it understands (see docs/webhooks.md) fill the record; anything else, or a
 // known field of an odd type, is left alone and kept in Raw, which holds the
 // body exactly as received. Only a body that is not one JSON object is
-// refused (EINVALID). Origin, WebhookID, SenderIP and the times of receipt
+// refused (EINVALID), and so is one that is not UTF-8. Origin, WebhookID, SenderIP and the times of receipt
 // are the caller's to set.
 func ParseReport(body []byte) (domain.Backup, error) {
 	// Decoding into a struct of raw fields, not a map, skips the fields we
@@ -35,6 +35,12 @@ func ParseReport(body []byte) (domain.Backup, error) {
 		Location   json.RawMessage `json:"location"`
 		Message    json.RawMessage `json:"message"`
 		Error      json.RawMessage `json:"error"`
+	}
+	// JSON is UTF-8 (RFC 8259), and what is stored here goes out again in
+	// WebSocket text frames, which must be UTF-8 or the peer drops the
+	// connection; encoding/json would let such bytes through.
+	if off, bad := domain.InvalidUTF8Offset(body); bad {
+		return domain.Backup{}, domain.Errorf(domain.EINVALID, "the report is not valid UTF-8: byte %#02x at offset %d", body[off], off)
 	}
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) == 0 || trimmed[0] != '{' {
