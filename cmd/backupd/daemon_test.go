@@ -248,3 +248,36 @@ func scrape(t *testing.T, d *testdaemon.Daemon) string {
 	}
 	return string(body)
 }
+
+// TestSecondDaemonOnDataDir: while one daemon runs a backup, a second
+// serve or migrate on its data_dir exits 1 at once, naming the directory
+// and the first one's PID, and the running backup is not disturbed.
+func TestSecondDaemonOnDataDir(t *testing.T) {
+	backupd, _ := testdaemon.Binaries(t)
+	d := testdaemon.Start(t, testdaemon.Options{
+		Config: "sources:\n  slow:\n    kind: command\n    command: [\"sh\", \"-c\", \"sleep 2; echo done\"]\n"})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b, err := d.Client().CreateBackup(ctx, "slow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"serve", "--data-dir", d.DataDir, "--listen", testenv.FreeAddr(t)},
+		{"migrate", "--data-dir", d.DataDir},
+	} {
+		cmd := exec.CommandContext(ctx, backupd, args...)
+		out, err := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != 1 {
+			t.Fatalf("backupd %s: exit %d (%v), want 1\n%s", args[0], code, err, out)
+		}
+		for _, want := range []string{d.DataDir, fmt.Sprintf("PID %d", d.PID())} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("backupd %s said %q; it does not name %q", args[0], out, want)
+			}
+		}
+	}
+	if got := d.WaitBackup(b.ID); got.Status != "succeeded" {
+		t.Fatalf("the first daemon's backup ended %s (%s), want succeeded", got.Status, got.Error)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/backupd/backupd/internal/catalog"
+	"github.com/backupd/backupd/internal/lockfile"
 	"github.com/backupd/backupd/migrations"
 )
 
@@ -20,6 +21,11 @@ func newMigrateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			lock, err := lockfile.Acquire(cfg.DataDir)
+			if err != nil {
+				return err
+			}
+			defer lock.Release()
 			db, err := catalog.Open(cmd.Context(), cfg.CatalogPath(), migrations.FS)
 			if err != nil {
 				return err

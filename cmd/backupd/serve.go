@@ -18,6 +18,7 @@ import (
 	"github.com/backupd/backupd/internal/config"
 	"github.com/backupd/backupd/internal/httpapi"
 	"github.com/backupd/backupd/internal/hub"
+	"github.com/backupd/backupd/internal/lockfile"
 	"github.com/backupd/backupd/internal/runner"
 	"github.com/backupd/backupd/internal/storage"
 	"github.com/backupd/backupd/internal/webhook"
@@ -61,6 +62,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// Before anything in data_dir is touched: a second daemon on it would
+	// take the first one's running backups for crashed ones.
+	lock, err := lockfile.Acquire(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	for _, w := range preflight(cfg) {
 		log.Warn("a source would fail if it ran now", "problem", w)
 	}
