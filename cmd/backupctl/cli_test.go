@@ -133,8 +133,19 @@ func TestBadRequestsGetProblems(t *testing.T) {
 		{"DELETE", "/api/v1/backups/1", "", 405, "not allowed"},
 		{"GET", "/api/v1/nothing", "", 404, "no such endpoint"},
 	}
+	// A body of another type is refused before it is read.
+	req, _ := http.NewRequest("POST", d.URL+"/api/v1/backups", strings.NewReader(`{"source":"catalog"}`))
+	req.Header.Set("Content-Type", "text/plain")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnsupportedMediaType {
+		t.Errorf("text/plain POST: %v %v, want 415", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	for _, c := range cases {
 		req, _ := http.NewRequest(c.method, d.URL+c.path, strings.NewReader(c.body))
+		if c.body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

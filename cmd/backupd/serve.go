@@ -133,7 +133,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Handler: httpapi.New(httpapi.Config{
 			Runner: d.run, Catalog: db, Archives: store, Verifier: drill, Sources: sourceInfos(cfg, specs),
 			Hub: d.hub, Extra: httpapi.WebhookRoutes(recv, db, disp, log),
-			Checks: []httpapi.HealthCheck{{Name: "catalog", Check: db.Check}, {Name: "archives", Check: store.Check}}, Web: web.FS(), Tokens: cfg.Auth.Tokens, Version: version, Logger: log,
+			Checks: []httpapi.HealthCheck{{Name: "catalog", Check: db.Check}, {Name: "archives", Check: store.Check}}, Web: web.FS(), Tokens: apiTokens(cfg.Auth), AllowedHosts: allowedHosts(cfg),
+			TrustedOrigins: cfg.WebSocket.AllowedOrigins, Version: version, Logger: log,
 		}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 	}

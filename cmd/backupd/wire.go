@@ -9,6 +9,7 @@ import (
 
 	"github.com/backupd/backupd/internal/config"
 	"github.com/backupd/backupd/internal/domain"
+	"github.com/backupd/backupd/internal/httpapi"
 	"github.com/backupd/backupd/internal/runner"
 	"github.com/backupd/backupd/internal/source"
 )
@@ -78,6 +79,25 @@ func sourceInfos(cfg config.Config, specs []runner.Spec) []domain.SourceInfo {
 	for _, s := range specs {
 		c := cfg.Sources[s.Name]
 		out = append(out, domain.SourceInfo{Name: s.Name, Kind: s.Source.Kind(), Schedule: c.Schedule, Retention: s.Retention.String(), Verify: c.Verify})
+	}
+	return out
+}
+
+// apiTokens are the configured tokens as the HTTP API checks them.
+func apiTokens(a config.Auth) []httpapi.Token {
+	var out []httpapi.Token
+	for _, t := range a.NamedTokens() {
+		out = append(out, httpapi.Token{Name: t.Name, Value: t.Token, Scopes: t.Scopes})
+	}
+	return out
+}
+
+// allowedHosts are the Host names a tokenless daemon answers besides
+// loopback ones: the listen address's host and allowed_hosts.
+func allowedHosts(cfg config.Config) []string {
+	out := append([]string(nil), cfg.AllowedHosts...)
+	if host, _, err := net.SplitHostPort(cfg.Listen); err == nil && host != "" {
+		out = append(out, host)
 	}
 	return out
 }

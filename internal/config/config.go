@@ -44,6 +44,12 @@ type Config struct {
 	Sources     map[string]Source `yaml:"sources"`
 	Webhooks    Webhooks          `yaml:"webhooks"`
 	WebSocket   WebSocket         `yaml:"websocket"`
+	// AllowedHosts are host names (or name:port) the daemon answers to
+	// when no tokens are configured, besides loopback names and addresses
+	// and the listen address: the name of an SSH tunnel or a proxy that
+	// keeps the Host header. Other Host headers get 421, which is what
+	// keeps DNS-rebinding pages out.
+	AllowedHosts []string `yaml:"allowed_hosts"`
 	// NoCatalogSource turns off the built-in "catalog" source.
 	NoCatalogSource bool `yaml:"no_catalog_source"`
 }
@@ -88,7 +94,58 @@ type Log struct {
 
 // Auth configures bearer-token authentication of API and WebSocket clients.
 type Auth struct {
-	Tokens []string `yaml:"tokens"`
+	Tokens []Token `yaml:"tokens"`
+}
+
+// Token is one entry of auth.tokens: a plain string (full access, named
+// tokens[N] in logs), or {name, token, scopes} for a token limited to
+// scopes (domain.Scopes).
+type Token struct {
+	Name   string   `yaml:"name"`
+	Token  string   `yaml:"token"`
+	Scopes []string `yaml:"scopes"`
+	// plain is set for an entry given as a bare string.
+	plain bool
+}
+
+// UnmarshalYAML takes either form of a token entry.
+func (t *Token) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*t = Token{Token: n.Value, plain: true}
+		return n.Decode(&t.Token)
+	}
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: a token is a string, or a mapping with name, token and scopes", n.Line)
+	}
+	// node.Decode does not inherit the decoder's strictness: check the
+	// keys here, so that a misspelt scopes is not silently full access.
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		switch k := n.Content[i]; k.Value {
+		case "name", "token", "scopes":
+		default:
+			return fmt.Errorf("line %d: field %s not found in a token entry (name, token, scopes)", k.Line, k.Value)
+		}
+	}
+	type fields Token // without this method
+	var f fields
+	if err := n.Decode(&f); err != nil {
+		return err
+	}
+	*t = Token(f)
+	return nil
+}
+
+// NamedTokens returns the tokens with names and scopes filled in: tokens[N]
+// and admin for plain strings.
+func (a Auth) NamedTokens() []Token {
+	out := make([]Token, len(a.Tokens))
+	for i, t := range a.Tokens {
+		if t.plain || (t.Name == "" && len(t.Scopes) == 0) {
+			t.Name, t.Scopes = fmt.Sprintf("tokens[%d]", i), []string{domain.ScopeAdmin}
+		}
+		out[i] = t
+	}
+	return out
 }
 
 // Source is one configured backup source. Which fields apply depends on Kind.

@@ -95,9 +95,15 @@ func (c Config) Validate() error {
 	default:
 		bad("compression: %q is not one of fastest, default, better, best", c.Compression)
 	}
-	for i, tok := range c.Auth.Tokens {
-		if len(tok) < 16 {
-			bad("auth.tokens[%d]: a token must be at least 16 characters", i)
+	errs = append(errs, c.Auth.validate()...)
+	for i, h := range c.AllowedHosts {
+		if h == "" || strings.ContainsAny(h, "/ *") {
+			bad("allowed_hosts[%d]: %q must be a host name or name:port, like backup.example.com", i, h)
+		}
+	}
+	for i, o := range c.WebSocket.AllowedOrigins {
+		if u, err := url.Parse(o); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || strings.TrimRight(u.Path, "/") != "" {
+			bad("websocket.allowed_origins[%d]: %q must be an origin: scheme://host[:port], like https://ops.example.com", i, o)
 		}
 	}
 	if c.WebSocket.QueueSize < 1 {
@@ -192,4 +198,50 @@ func (s Source) validate(name string) []error {
 		bad("timeout: must not be negative")
 	}
 	return errs
+}
+
+func (a Auth) validate() []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	names, values := map[string]int{}, map[string]int{}
+	for i, t := range a.NamedTokens() {
+		at := fmt.Sprintf("auth.tokens[%d]", i)
+		if !a.Tokens[i].plain && !(a.Tokens[i].Name == "" && len(a.Tokens[i].Scopes) == 0) {
+			if !domain.ValidName(t.Name) {
+				bad("%s.name: %q must be 1-64 letters, digits, '_', '.' or '-' (logs name the token by it)", at, t.Name)
+			}
+			if len(t.Scopes) == 0 {
+				bad("%s.scopes: list at least one of %s", at, strings.Join(domain.Scopes, ", "))
+			}
+			for j, sc := range t.Scopes {
+				if !domain.IsScope(sc) {
+					bad("%s.scopes[%d]: %q is not one of %s", at, j, sc, strings.Join(domain.Scopes, ", "))
+				}
+			}
+			at += ".token"
+		}
+		switch {
+		case len(t.Token) < 16:
+			bad("%s: a token must be at least 16 characters", at)
+		case !tokenChars(t.Token):
+			bad("%s: a token must be printable ASCII without spaces (it travels in an Authorization header); make one with: openssl rand -hex 24", at)
+		}
+		if j, dup := names[t.Name]; dup {
+			bad("%s: the name %q is taken by auth.tokens[%d]", at, t.Name, j)
+		}
+		if j, dup := values[t.Token]; dup {
+			bad("%s: the same token as auth.tokens[%d]", at, j)
+		}
+		names[t.Name], values[t.Token] = i, i
+	}
+	return errs
+}
+
+func tokenChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }

@@ -13,6 +13,9 @@ const (
 	EINVALID      = "invalid"            // the request is malformed or fails validation
 	ENOTFOUND     = "not_found"          // the named thing does not exist
 	EUNAUTHORIZED = "unauthorized"       // missing or wrong credentials
+	EFORBIDDEN    = "forbidden"          // good credentials, but not for this (a scope, a cross-site request)
+	EMISDIRECTED  = "misdirected"        // the request names a host this server does not serve
+	EUNSUPPORTED  = "unsupported_media"  // the body is not of a type the endpoint reads
 	ETOOLARGE     = "too_large"          // the request body is over the limit
 	EUNAVAILABLE  = "unavailable"        // shutting down, or a dependency is down
 	ENOTREADY     = "not_ready"          // the thing exists but is not in a usable state yet

@@ -9,13 +9,14 @@ import (
 	"github.com/backupd/backupd/internal/domain"
 )
 
-func (s *Server) routesBackups(r chi.Router) {
-	r.Post("/backups", s.handleBackupCreate)
-	r.Get("/backups", s.handleBackupList)
-	r.Get("/backups/{id}", s.handleBackupGet)
-	r.Post("/backups/{id}/cancel", s.handleBackupCancel)
-	r.Post("/backups/{id}/archive/link", s.handleArchiveLink)
-	r.Post("/backups/{id}/verify", s.handleBackupVerify)
+func (s *Server) routesBackups(scoped func(scope string) chi.Router) {
+	read, run := scoped(domain.ScopeRead), scoped(domain.ScopeRun)
+	run.Post("/backups", s.handleBackupCreate)
+	read.Get("/backups", s.handleBackupList)
+	read.Get("/backups/{id}", s.handleBackupGet)
+	run.Post("/backups/{id}/cancel", s.handleBackupCancel)
+	run.Post("/backups/{id}/verify", s.handleBackupVerify)
+	scoped(domain.ScopeDownload).Post("/backups/{id}/archive/link", s.handleArchiveLink)
 }
 
 // handleBackupVerify runs a restore drill of a backup and answers with the

@@ -8,8 +8,8 @@ import (
 	"github.com/backupd/backupd/internal/domain"
 )
 
-func (s *Server) routesEvents(r chi.Router) {
-	r.Get("/events", s.handleEventList)
+func (s *Server) routesEvents(scoped func(scope string) chi.Router) {
+	scoped(domain.ScopeRead).Get("/events", s.handleEventList)
 }
 
 // handleEventList pages the events outbox: events with id > since, oldest

@@ -114,9 +114,13 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 
 // mayReadDetails reports whether r may see what a failing check said.
 func (s *Server) mayReadDetails(r *http.Request) bool {
-	if len(s.tokens) == 0 {
+	if len(s.tokens.tokens) == 0 {
 		return true
 	}
-	tok, ok := bearer(r)
-	return ok && s.validToken(tok)
+	v, ok := bearer(r)
+	if !ok {
+		return false
+	}
+	t, ok := s.tokens.lookup(v)
+	return ok && t.allows(domain.ScopeRead)
 }

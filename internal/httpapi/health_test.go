@@ -25,7 +25,7 @@ func TestHealth(t *testing.T) {
 	var archivesErr atomic.Pointer[error]
 	var logged bytes.Buffer
 	const token = "health-test-token-0123456789"
-	s := New(Config{Version: "v1", Tokens: []string{token}, Logger: slog.New(slog.NewTextHandler(&logged, nil)), Checks: []HealthCheck{
+	s := New(Config{Version: "v1", Tokens: []Token{{Name: "t", Value: token, Scopes: []string{"read"}}}, Logger: slog.New(slog.NewTextHandler(&logged, nil)), Checks: []HealthCheck{
 		{Name: "catalog", Check: func(context.Context) error { calls.Add(1); return nil }},
 		{Name: "archives", Check: func(context.Context) error {
 			if p := archivesErr.Load(); p != nil {
@@ -98,7 +98,7 @@ func TestHealthCheckTimesOut(t *testing.T) {
 	s.health.timeout = 100 * time.Millisecond
 	start := time.Now()
 	rec := httptest.NewRecorder()
-	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
+	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "http://127.0.0.1/healthz", nil))
 	if took := time.Since(start); rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "deadline exceeded") || took > 5*time.Second {
 		t.Fatalf("hanging check: %d %s after %s", rec.Code, rec.Body, took)
 	}

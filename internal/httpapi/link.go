@@ -51,7 +51,7 @@ func (s *Server) linkSig(id, exp int64) string {
 // valid, unexpired link to the archive in its path, and hands any other to
 // requireToken.
 func (s *Server) requireTokenOrLink(next http.Handler) http.Handler {
-	byToken := s.requireToken(false)(next)
+	byToken := s.require(domain.ScopeDownload, false)(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		if !q.Has("sig") {

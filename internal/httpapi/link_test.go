@@ -15,7 +15,7 @@ import (
 // A download link opens the archive it was made for, until it expires,
 // and nothing else; without one the bearer token is still required.
 func TestDownloadLinks(t *testing.T) {
-	s := New(Config{Tokens: []string{"the-token"}})
+	s := New(Config{Tokens: []Token{{Name: "t", Value: "the-token", Scopes: []string{"admin"}}}})
 	now := time.Unix(1_800_000_000, 0)
 	s.now = func() time.Time { return now }
 	r := chi.NewRouter()

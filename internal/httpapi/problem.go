@@ -13,6 +13,9 @@ import (
 var statusByCode = map[string]int{
 	domain.EINVALID:      http.StatusBadRequest,
 	domain.EUNAUTHORIZED: http.StatusUnauthorized,
+	domain.EFORBIDDEN:    http.StatusForbidden,
+	domain.EMISDIRECTED:  http.StatusMisdirectedRequest,
+	domain.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
 	domain.ENOTFOUND:     http.StatusNotFound,
 	domain.ECONFLICT:     http.StatusConflict,
 	domain.ENOTREADY:     http.StatusConflict,

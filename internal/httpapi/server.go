@@ -58,22 +58,30 @@ type Config struct {
 	// Hub serves the WebSocket endpoint.
 	Hub http.Handler
 	// Web is the dashboard's files, served at /.
-	Web     fs.FS
-	Tokens  []string
-	Version string
-	Logger  *slog.Logger
+	Web fs.FS
+	// Tokens are the bearer tokens and their scopes; none lets every
+	// request through (on loopback, for names in AllowedHosts only).
+	Tokens []Token
+	// AllowedHosts are Host names (or name:port) served besides loopback
+	// ones when no tokens are configured.
+	AllowedHosts []string
+	// TrustedOrigins are origins (scheme://host[:port]) whose pages may
+	// send state-changing requests besides the daemon's own.
+	TrustedOrigins []string
+	Version        string
+	Logger         *slog.Logger
 	// Checks are what GET /healthz asks about (health.go).
 	Checks []HealthCheck
-	// Extra registers more routes on the /api/v1 router, in two groups:
-	// open ones (authenticated otherwise, like signed webhooks) and ones
-	// behind the bearer token.
-	Extra func(open, authed chi.Router)
+	// Extra registers more routes on the /api/v1 router: on open, those
+	// authenticated otherwise (signed webhooks); on scoped(scope), those
+	// behind a bearer token with that scope.
+	Extra func(open chi.Router, scoped func(scope string) chi.Router)
 }
 
 // Server holds the handlers' dependencies.
 type Server struct {
 	Config
-	tokens  []string
+	tokens  tokenSet
 	log     *slog.Logger
 	linkKey []byte           // signs download links; new at every start
 	now     func() time.Time // the clock links expire by
@@ -88,14 +96,16 @@ func New(c Config) *Server {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key) // crypto/rand.Read does not fail (Go 1.24 and later)
 	log := c.Logger.With("component", "http")
-	return &Server{Config: c, tokens: c.Tokens, log: log, linkKey: key, now: time.Now,
+	return &Server{Config: c, tokens: newTokenSet(c.Tokens), log: log, linkKey: key, now: time.Now,
 		health: &health{checks: c.Checks, now: time.Now, timeout: healthTimeout, log: log}}
 }
 
-// Handler returns the router with every route registered.
+// Handler returns the router with every route registered. Every request
+// is judged here, before any handler: security headers, Host, cross-site
+// requests; then per route the token and its scope, and JSON bodies.
 func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Use(middleware.Recoverer, middleware.GetHead)
+	r.Use(middleware.Recoverer, withSecurityHeaders, s.checkHost, s.crossOrigin(), middleware.GetHead)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, s.log, domain.Errorf(domain.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
@@ -103,28 +113,40 @@ func (s *Server) Handler() http.Handler {
 		WriteError(w, r, s.log, domain.Errorf(domain.EMETHOD, "method %s is not allowed on %s", r.Method, r.URL.Path))
 	})
 	r.Get("/healthz", s.handleHealth)
-	r.With(s.requireToken(false)).Handle("/metrics", promhttp.Handler())
+	r.With(s.require(domain.ScopeRead, false)).Handle("/metrics", promhttp.Handler())
 	r.Route("/api/v1", func(r chi.Router) {
 		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 			WriteError(w, r, s.log, domain.Errorf(domain.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
 		})
 		if s.Hub != nil {
-			r.With(s.requireToken(true)).Handle("/ws", s.Hub)
+			r.With(s.require(domain.ScopeRead, true)).Handle("/ws", s.Hub)
 		}
 		// A download link (link.go) stands in for the token here only.
 		r.With(s.requireTokenOrLink).Get("/backups/{id}/archive", s.handleArchiveDownload)
-		authed := r.With(s.requireToken(false))
-		s.routesSources(authed)
-		s.routesBackups(authed)
-		s.routesEvents(authed)
+		scoped := func(scope string) chi.Router { return r.With(s.require(scope, false), s.requireJSON) }
+		scoped("").Get("/auth", s.handleAuth)
+		s.routesSources(scoped)
+		s.routesBackups(scoped)
+		s.routesEvents(scoped)
 		// webhook routes: registered through Config.Extra by cmd/backupd,
 		// which owns the webhook intake.
 		if s.Extra != nil {
-			s.Extra(r, authed)
+			s.Extra(r, scoped)
 		}
 	})
 	if s.Web != nil {
 		r.Handle("/*", http.FileServerFS(s.Web))
 	}
 	return r
+}
+
+// handleAuth answers GET /auth with what the caller's token may do, for
+// the dashboard to hide what it may not: {"name", "scopes", "required"}.
+func (s *Server) handleAuth(w http.ResponseWriter, r *http.Request) {
+	if len(s.tokens.tokens) == 0 {
+		WriteJSON(w, http.StatusOK, map[string]any{"name": "", "scopes": []string{domain.ScopeAdmin}, "required": false})
+		return
+	}
+	t := r.Context().Value(tokenKey{}).(*Token)
+	WriteJSON(w, http.StatusOK, map[string]any{"name": t.Name, "scopes": t.Scopes, "required": true})
 }

@@ -4,10 +4,12 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/backupd/backupd/internal/domain"
 )
 
-func (s *Server) routesSources(r chi.Router) {
-	r.Get("/sources", s.handleSourceList)
+func (s *Server) routesSources(scoped func(scope string) chi.Router) {
+	scoped(domain.ScopeRead).Get("/sources", s.handleSourceList)
 }
 
 // handleSourceList lists the configured sources with their newest backup

@@ -42,13 +42,15 @@ type webhookHandlers struct {
 // POST /webhooks/backup on the open router (senders prove themselves with a
 // signature, not a bearer token); GET /webhooks/deliveries,
 // GET /webhooks/endpoints and POST /webhooks/endpoints/{id}/enable behind
-// the token. Any dependency may be nil to leave its routes out.
-func WebhookRoutes(recv WebhookReceiver, deliveries DeliveryLister, endpoints EndpointAdmin, log *slog.Logger) func(open, authed chi.Router) {
+// a token with the admin scope (they show where events go). Any
+// dependency may be nil to leave its routes out.
+func WebhookRoutes(recv WebhookReceiver, deliveries DeliveryLister, endpoints EndpointAdmin, log *slog.Logger) func(open chi.Router, scoped func(string) chi.Router) {
 	if log == nil {
 		log = slog.Default()
 	}
 	h := &webhookHandlers{recv: recv, deliveries: deliveries, endpoints: endpoints, log: log.With("component", "http")}
-	return func(open, authed chi.Router) {
+	return func(open chi.Router, scoped func(string) chi.Router) {
+		authed := scoped(domain.ScopeAdmin)
 		if recv != nil {
 			open.Post("/webhooks/backup", h.handleWebhookReceive)
 		}
