@@ -141,6 +141,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 			Checks: []httpapi.HealthCheck{{Name: "catalog", Check: db.Check}, {Name: "archives", Check: store.Check}}, Web: web.FS(), Tokens: cfg.Auth.Tokens, Version: version, Logger: log,
 		}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
+		// net/http's own complaints (with TLS, mostly failed handshakes:
+		// a client that does not trust the certificate, or speaks plain
+		// HTTP) go to the daemon's log in its format, not to stderr raw.
+		ErrorLog: slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
 	}
 	attrs := []any{"addr", ln.Addr().String(), "tls", certs != nil, "data_dir", cfg.DataDir, "archives", store.Where(), "sources", len(specs), "version", version}
 	if certs != nil {

@@ -99,6 +99,20 @@ func TestServesHTTPSAndWSS(t *testing.T) {
 		conn.Close()
 		t.Error("a TLS 1.1 handshake succeeded")
 	}
+	// which net/http logs through the daemon's logger.
+	waitLog(t, d, "component=http")
+	b, err := os.ReadFile(d.LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`level=WARN msg="http: TLS handshake error`, "msg=\"backupd serving\"", "tls=true"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("log lacks %s:\n%s", want, b)
+		}
+	}
+	if strings.Contains(string(b), "plain HTTP") {
+		t.Errorf("a plain-HTTP warning on loopback with TLS:\n%s", b)
+	}
 }
 
 // A certificate renewed on disk (another CA, even) is served to the next
