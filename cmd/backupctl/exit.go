@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 
@@ -47,4 +48,14 @@ func args(check cobra.PositionalArgs) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// explainTLS adds what to do when the server's certificate is signed by a
+// CA that backupctl does not trust, the usual case of a private CA.
+func explainTLS(err error) error {
+	var unknown x509.UnknownAuthorityError
+	if errors.As(err, &unknown) {
+		return fmt.Errorf("%w: the server's certificate is not trusted; give backupctl the certificate of the CA that signed it with --cacert FILE (or BACKUPD_CACERT)", err)
+	}
+	return err
 }

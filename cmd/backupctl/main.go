@@ -19,7 +19,7 @@ func main() {
 	defer stop()
 	app := &app{stdout: os.Stdout, stderr: os.Stderr}
 	root := app.newRootCmd()
-	err := root.ExecuteContext(ctx)
+	err := explainTLS(root.ExecuteContext(ctx))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "backupctl:", err)
 	}

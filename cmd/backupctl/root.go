@@ -21,6 +21,7 @@ const exitCodesHelp = `Exit codes:
 type app struct {
 	server string
 	token  string
+	cacert string
 	output string
 
 	stdout, stderr io.Writer
@@ -40,6 +41,7 @@ verifies their archives, and lists the catalog.
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			a.fromEnv(cmd.Flags().Changed)
 			if a.output != "table" && a.output != "json" {
 				return usageErrorf("-o must be table or json, not %q", a.output)
 			}
@@ -49,23 +51,46 @@ verifies their archives, and lists the catalog.
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErrorf("%v", err) })
 	pf := root.PersistentFlags()
-	pf.StringVar(&a.server, "server", envOr("BACKUPD_URL", "http://127.0.0.1:8080"), "server URL (env BACKUPD_URL)")
-	pf.StringVar(&a.token, "token", os.Getenv("BACKUPD_TOKEN"), "bearer token (env BACKUPD_TOKEN)")
+	// No default here is read from the environment: cobra prints
+	// defaults in --help, and the token's would be a secret on the
+	// screen. fromEnv fills them in at run time.
+	pf.StringVar(&a.server, "server", "", "server URL (default $BACKUPD_URL, else "+defaultServer+")")
+	pf.StringVar(&a.token, "token", "", "bearer token (default $BACKUPD_TOKEN)")
+	pf.StringVar(&a.cacert, "cacert", "", "PEM file of CA certificates to trust for an https server, besides the system's (default $BACKUPD_CACERT)")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
 	root.AddCommand(a.newSourcesCmd(), a.newRunCmd(), a.newStatusCmd(), a.newListCmd(),
 		a.newDownloadCmd(), a.newCancelCmd(), a.newTailCmd(), a.newRestoreCmd(), a.newVerifyCmd(), a.newEndpointsCmd(), a.newSyncCmd(), a.newHealthCmd())
 	return root
 }
 
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
+const defaultServer = "http://127.0.0.1:8080"
+
+// fromEnv gives each flag not on the command line (changed reports those
+// that are) its environment variable's value, if set.
+func (a *app) fromEnv(changed func(flag string) bool) {
+	for _, f := range []struct {
+		flag, env string
+		value     *string
+	}{{"server", "BACKUPD_URL", &a.server}, {"token", "BACKUPD_TOKEN", &a.token}, {"cacert", "BACKUPD_CACERT", &a.cacert}} {
+		if v := os.Getenv(f.env); v != "" && !changed(f.flag) {
+			*f.value = v
+		}
 	}
-	return def
+	if a.server == "" {
+		a.server = defaultServer
+	}
 }
 
 func (a *app) client() (*client.Client, error) {
-	c, err := client.New(a.server, a.token)
+	var opts []client.Option
+	if a.cacert != "" {
+		pool, err := client.CertPool(a.cacert)
+		if err != nil {
+			return nil, usageErrorf("--cacert (or BACKUPD_CACERT): %v", err)
+		}
+		opts = append(opts, client.WithRootCAs(pool))
+	}
+	c, err := client.New(a.server, a.token, opts...)
 	if err != nil {
 		return nil, usageErrorf("--server: %v", err)
 	}

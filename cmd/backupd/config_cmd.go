@@ -20,7 +20,8 @@ func newConfigCheckCmd() *cobra.Command {
 		Long: `Validate the configuration without starting: errors (exit 1) for what
 serve would refuse; warnings for what would make a source's backups fail
 if it ran now (a path that does not exist, pg_dump or a command missing
-from PATH), which serve logs at start too.`,
+from PATH), and for plain HTTP beyond loopback, which serve logs at start
+too. The TLS certificate, if configured, is loaded as serve would.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := flags.load()
@@ -36,6 +37,14 @@ from PATH), which serve logs at start too.`,
 			}
 			if _, _, err := encryptionKeys(cfg.Encryption); err != nil {
 				return err
+			}
+			if cfg.TLS.Enabled() {
+				if _, err := loadPair(cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
+					return err
+				}
+			}
+			if w := plainListenWarning(cfg); w != "" {
+				fmt.Fprintln(cmd.OutOrStdout(), "warning:", w)
 			}
 			for _, w := range preflight(cfg) {
 				fmt.Fprintln(cmd.OutOrStdout(), "warning:", w)

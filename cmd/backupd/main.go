@@ -19,20 +19,29 @@ var version = "dev"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := newRootCmd().ExecuteContext(ctx); err != nil {
+	// SIGHUP's default action ends the process at once: a closed terminal
+	// or a "systemctl reload" would kill running backups and log nothing.
+	// It is caught for the whole run, so no command dies of it: serve
+	// reloads its TLS certificate, the others carry on (the buffered
+	// channel keeps one, and further ones are dropped, not fatal).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	if err := newRootCmd(hup).ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "backupd:", err)
 		os.Exit(1)
 	}
 }
 
-func newRootCmd() *cobra.Command {
+// newRootCmd builds the command tree; hup carries SIGHUP to serve (nil:
+// never).
+func newRootCmd(hup <-chan os.Signal) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "backupd",
 		Short:         "Backup orchestration daemon",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newMigrateCmd(), newConfigCmd(), newVersionCmd())
+	root.AddCommand(newServeCmd(hup), newMigrateCmd(), newConfigCmd(), newVersionCmd())
 	return root
 }
 

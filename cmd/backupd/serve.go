@@ -26,7 +26,9 @@ import (
 	"github.com/backupd/backupd/web"
 )
 
-func newServeCmd() *cobra.Command {
+// newServeCmd is the serve command; hup carries SIGHUP, which reloads the
+// TLS certificate.
+func newServeCmd(hup <-chan os.Signal) *cobra.Command {
 	var flags configFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -39,20 +41,31 @@ data under ./backupd-data and offers one source, "catalog": its own catalog.`,
 			if err != nil {
 				return err
 			}
-			return serve(cmd.Context(), cfg, newLogger(cfg.Log, os.Stderr))
+			return serve(cmd.Context(), cfg, newLogger(cfg.Log, os.Stderr), hup)
 		},
 	}
 	flags.register(cmd, true)
 	return cmd
 }
 
-// serve runs the daemon until ctx ends (SIGINT/SIGTERM). Everything that
-// can fail on a bad config or a taken port fails before any work starts.
-// The deferred closes then run the other way round: webhooks, the event
-// path, the catalog.
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+// serve runs the daemon until ctx ends (SIGINT/SIGTERM); each value on
+// hup (SIGHUP) reloads the TLS certificate. Everything that can fail on a
+// bad config, a bad certificate or a taken port fails before any work
+// starts. The deferred closes then run the other way round: webhooks, the
+// event path, the catalog.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan os.Signal) error {
 	if err := checkListen(cfg); err != nil {
 		return err
+	}
+	var certs *certReloader
+	if cfg.TLS.Enabled() {
+		var err error
+		if certs, err = newCertReloader(cfg.TLS.CertFile, cfg.TLS.KeyFile, log); err != nil {
+			return err
+		}
+	}
+	if w := plainListenWarning(cfg); w != "" {
+		log.Warn(w)
 	}
 	specs, err := buildSources(cfg)
 	if err != nil {
@@ -94,7 +107,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 
-	d := &daemon{cfg: cfg, log: log, db: db}
+	d := &daemon{cfg: cfg, log: log, db: db, certs: certs}
 	d.hub = hub.New(db, hub.Options{
 		QueueSize: cfg.WebSocket.QueueSize, AllowedOrigins: cfg.WebSocket.AllowedOrigins, Logger: log,
 	})
@@ -137,22 +150,47 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			TrustedOrigins: cfg.WebSocket.AllowedOrigins, Version: version, Logger: log,
 		}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
+		// net/http's own complaints (with TLS, mostly failed handshakes:
+		// a client that does not trust the certificate, or speaks plain
+		// HTTP) go to the daemon's log in its format, not to stderr raw.
+		ErrorLog: slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
 	}
-	log.Info("backupd serving", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "archives", store.Where(), "sources", len(specs), "version", version)
-	return d.serveUntil(ctx, srv, ln, stopSchedules)
+	attrs := []any{"addr", ln.Addr().String(), "tls", certs != nil, "data_dir", cfg.DataDir, "archives", store.Where(), "sources", len(specs), "version", version}
+	if certs != nil {
+		attrs = append(attrs, certs.attrs()...)
+	}
+	log.Info("backupd serving", attrs...)
+	return d.serveUntil(ctx, srv, ln, hup, stopSchedules)
 }
 
-// serveUntil serves HTTP until ctx ends or the server fails, then stops
-// schedules, new work, running backups (within the grace period), HTTP and
-// the WebSocket sessions, in that order.
-func (d *daemon) serveUntil(ctx context.Context, srv *http.Server, ln net.Listener, stopSchedules func()) error {
+// serveUntil serves HTTP (or HTTPS) until ctx ends or the server fails,
+// reloading the certificate on each SIGHUP, then stops schedules, new
+// work, running backups (within the grace period), HTTP and the WebSocket
+// sessions, in that order.
+func (d *daemon) serveUntil(ctx context.Context, srv *http.Server, ln net.Listener, hup <-chan os.Signal, stopSchedules func()) error {
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	if d.certs != nil {
+		// ServeTLS offers HTTP/2 and HTTP/1.1. WebSocket upgrades stay
+		// on HTTP/1.1 (the hub hijacks the connection): Go's HTTP/2
+		// server does not announce extended CONNECT (RFC 8441), so no
+		// client tries a WebSocket over HTTP/2.
+		srv.TLSConfig = d.certs.serverConfig()
+		go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { errc <- srv.Serve(ln) }()
+	}
 	var err error
-	select {
-	case err = <-errc:
-	case <-ctx.Done():
-		d.log.Info("shutting down", "grace", d.cfg.ShutdownGrace)
+wait:
+	for {
+		select {
+		case err = <-errc:
+			break wait
+		case <-hup:
+			d.reloadOnHangup()
+		case <-ctx.Done():
+			d.log.Info("shutting down", "grace", d.cfg.ShutdownGrace)
+			break wait
+		}
 	}
 	stopSchedules()
 	d.run.Shutdown(d.cfg.ShutdownGrace)
@@ -200,11 +238,27 @@ func schedulesOf(cfg config.Config) map[string]string {
 
 // daemon holds the running parts, for the stop sequence.
 type daemon struct {
-	cfg config.Config
-	log *slog.Logger
-	db  *catalog.DB
-	run *runner.Runner
-	hub *hub.Hub
+	cfg   config.Config
+	log   *slog.Logger
+	db    *catalog.DB
+	run   *runner.Runner
+	hub   *hub.Hub
+	certs *certReloader // nil without TLS
+}
+
+// reloadOnHangup answers SIGHUP: the certificate is read again, and the
+// log says so and that nothing else is, so nobody waits for a config
+// change to take effect without a restart.
+func (d *daemon) reloadOnHangup() {
+	if d.certs == nil {
+		d.log.Info("SIGHUP: no TLS certificate to reload; configuration changes need a restart")
+		return
+	}
+	if err := d.certs.Reload(); err != nil {
+		d.log.Error("SIGHUP: the TLS certificate did not reload; still serving the previous one; other configuration changes need a restart", "err", err)
+		return
+	}
+	d.log.Info("SIGHUP: reloaded the TLS certificate; other configuration changes need a restart", d.certs.attrs()...)
 }
 
 // watch starts the catalog watcher, which hands every event committed from

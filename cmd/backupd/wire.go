@@ -26,17 +26,29 @@ func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 
 // checkListen refuses to serve beyond loopback without authentication.
 func checkListen(cfg config.Config) error {
-	if len(cfg.Auth.Tokens) > 0 {
-		return nil
-	}
-	host, _, _ := net.SplitHostPort(cfg.Listen)
-	if host == "localhost" {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+	if len(cfg.Auth.Tokens) > 0 || loopback(cfg.Listen) {
 		return nil
 	}
 	return fmt.Errorf("refusing to listen on %s without authentication: add a token under auth.tokens in the config, or listen on 127.0.0.1", cfg.Listen)
+}
+
+// plainListenWarning says what is wrong with serving plain HTTP beyond
+// loopback, where tokens and archives would cross the network readable,
+// or is "" when that is not the case or a proxy in front does TLS.
+func plainListenWarning(cfg config.Config) string {
+	if loopback(cfg.Listen) || cfg.TLS.Enabled() || cfg.TLS.TerminatedByProxy {
+		return ""
+	}
+	return "listen: " + cfg.Listen + " is beyond loopback over plain HTTP: tokens and archives cross the network readable; set tls.cert_file and tls.key_file, or tls.terminated_by_proxy: true if a proxy in front does TLS"
+}
+
+func loopback(listen string) bool {
+	host, _, _ := net.SplitHostPort(listen)
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // preflight lists, as "sources.NAME: ..." lines sorted by name, what would

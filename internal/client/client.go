@@ -5,6 +5,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,16 +22,22 @@ import (
 type Client struct {
 	base  *url.URL
 	token string
+	tls   *tls.Config // nil: Go's defaults, the system's roots
 	http  *http.Client
 }
 
 // New returns a client of the server at baseURL (e.g. http://127.0.0.1:8080).
-func New(baseURL, token string) (*Client, error) {
+func New(baseURL, token string, opts ...Option) (*Client, error) {
 	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("server URL %q must look like http://host:port", baseURL)
 	}
-	return &Client{base: u, token: token, http: &http.Client{}}, nil
+	c := &Client{base: u, token: token}
+	for _, o := range opts {
+		o(c)
+	}
+	c.http = &http.Client{Transport: c.transport()}
+	return c, nil
 }
 
 // BaseURL returns the server's base URL.

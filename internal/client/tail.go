@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -144,11 +145,15 @@ func (c *Client) dialWS(ctx context.Context) (*websocket.Conn, error) {
 	if c.token != "" {
 		h.Set("Authorization", "Bearer "+c.token)
 	}
-	conn, resp, err := websocket.DefaultDialer.DialContext(ctx, u.String(), h)
+	conn, resp, err := c.dialer().DialContext(ctx, u.String(), h)
 	if err != nil {
 		if resp != nil && resp.StatusCode == http.StatusUnauthorized {
 			defer resp.Body.Close()
 			return nil, &fatalTailError{decodeProblem(resp)}
+		}
+		var badCert *tls.CertificateVerificationError
+		if errors.As(err, &badCert) { // no retry makes it trusted
+			return nil, &fatalTailError{&UnreachableError{Err: err}}
 		}
 		return nil, &UnreachableError{Err: err}
 	}

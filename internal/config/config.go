@@ -34,6 +34,8 @@ type Config struct {
 	Encryption Encryption `yaml:"encryption"`
 	Log        Log        `yaml:"log"`
 	Auth       Auth       `yaml:"auth"`
+	// TLS, with a certificate and key, serves HTTPS and WSS on Listen.
+	TLS TLS `yaml:"tls"`
 	// Workers is how many backups run at once (each source runs at most one).
 	Workers int `yaml:"workers"`
 	// ShutdownGrace is how long running backups may take to finish on
@@ -147,6 +149,22 @@ func (a Auth) NamedTokens() []Token {
 	}
 	return out
 }
+
+// TLS configures HTTPS on the listener.
+type TLS struct {
+	// CertFile and KeyFile are a PEM certificate (chain) and its private
+	// key. Both set turns TLS on; they are read again when they change on
+	// disk and on SIGHUP.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// TerminatedByProxy says that a reverse proxy in front of the daemon
+	// does TLS, which silences the warning about plain HTTP beyond
+	// loopback.
+	TerminatedByProxy bool `yaml:"terminated_by_proxy"`
+}
+
+// Enabled reports whether the daemon serves TLS itself.
+func (t TLS) Enabled() bool { return t.CertFile != "" && t.KeyFile != "" }
 
 // Source is one configured backup source. Which fields apply depends on Kind.
 type Source struct {

@@ -74,6 +74,14 @@ func (c Config) Validate() error {
 			bad("archive_dir and storage.s3 are both set: archives go to one place, remove one")
 		}
 	}
+	switch t := c.TLS; {
+	case (t.CertFile == "") != (t.KeyFile == ""):
+		bad("tls: cert_file and key_file must be set together (or both left empty for plain HTTP)")
+	case t.CertFile != "" && !filepath.IsAbs(t.CertFile):
+		bad("tls.cert_file: %q must be absolute", t.CertFile)
+	case t.KeyFile != "" && !filepath.IsAbs(t.KeyFile):
+		bad("tls.key_file: %q must be absolute", t.KeyFile)
+	}
 	if c.Workers < 1 {
 		bad("workers: must be at least 1, got %d", c.Workers)
 	}

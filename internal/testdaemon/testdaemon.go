@@ -5,6 +5,8 @@ package testdaemon
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"os"
@@ -68,7 +70,8 @@ func moduleRoot() string {
 
 // Daemon is a running (or stopped) backupd subprocess.
 type Daemon struct {
-	// URL is the base URL, e.g. http://127.0.0.1:34567.
+	// URL is the base URL, e.g. http://127.0.0.1:34567 (https with
+	// Options.RootCAs).
 	URL     string
 	Addr    string
 	DataDir string
@@ -77,8 +80,10 @@ type Daemon struct {
 	Token   string
 	LogPath string
 
-	t   testing.TB
-	cmd *exec.Cmd
+	t       testing.TB
+	rootCAs *x509.CertPool
+	http    *http.Client
+	cmd     *exec.Cmd
 	// exited is closed when the process has been waited for.
 	exited chan struct{}
 }
@@ -93,6 +98,10 @@ type Options struct {
 	// Token, if set, is what Client sends (the config must list it).
 	Token string
 	Env   []string
+	// RootCAs, if set, means the config serves TLS with a certificate
+	// that one of these signed: URL is https and Client and HTTPClient
+	// trust them.
+	RootCAs *x509.CertPool
 }
 
 // Start runs backupd serve and waits until /healthz answers. It is stopped
@@ -106,8 +115,14 @@ func Start(t testing.TB, opt Options) *Daemon {
 		t.Fatal(err)
 	}
 	d := &Daemon{DataDir: opt.DataDir, Config: opt.Config, Token: opt.Token, t: t,
-		Addr: testenv.FreeAddr(t), LogPath: filepath.Join(opt.DataDir, "backupd.log")}
+		Addr: testenv.FreeAddr(t), LogPath: filepath.Join(opt.DataDir, "backupd.log"), rootCAs: opt.RootCAs, http: http.DefaultClient}
 	d.URL = "http://" + d.Addr
+	if opt.RootCAs != nil {
+		d.URL = "https://" + d.Addr
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: opt.RootCAs}
+		d.http = &http.Client{Transport: tr}
+	}
 	d.start(opt.Env)
 	t.Cleanup(func() {
 		d.Stop()
@@ -157,7 +172,7 @@ func (d *Daemon) waitHealthy() {
 			d.t.Fatalf("backupd exited at start:\n%s", tail(string(b), 4000))
 		default:
 		}
-		resp, err := http.Get(d.URL + "/healthz")
+		resp, err := d.http.Get(d.URL + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -191,9 +206,17 @@ func (d *Daemon) PeakRSS() (int64, error) {
 	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", d.PID())
 }
 
+// HTTPClient is an HTTP client for the daemon's URL (trusting
+// Options.RootCAs).
+func (d *Daemon) HTTPClient() *http.Client { return d.http }
+
 // Client returns an API client of the daemon, with its token.
 func (d *Daemon) Client() *client.Client {
-	c, err := client.New(d.URL, d.Token)
+	var opts []client.Option
+	if d.rootCAs != nil {
+		opts = append(opts, client.WithRootCAs(d.rootCAs))
+	}
+	c, err := client.New(d.URL, d.Token, opts...)
 	if err != nil {
 		d.t.Fatal(err)
 	}
