@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 
 	"github.com/spf13/cobra"
 )
@@ -28,28 +29,14 @@ too. The TLS certificate, if configured, is loaded as serve would.`,
 			if err != nil {
 				return err
 			}
-			specs, err := buildSources(cfg)
+			c, err := check(cfg, slog.New(slog.DiscardHandler))
 			if err != nil {
 				return err
 			}
-			if err := checkListen(cfg); err != nil {
-				return err
-			}
-			if _, _, err := encryptionKeys(cfg.Encryption); err != nil {
-				return err
-			}
-			if cfg.TLS.Enabled() {
-				if _, err := loadPair(cfg.TLS.CertFile, cfg.TLS.KeyFile); err != nil {
-					return err
-				}
-			}
-			if w := plainListenWarning(cfg); w != "" {
+			for _, w := range c.warnings() {
 				fmt.Fprintln(cmd.OutOrStdout(), "warning:", w)
 			}
-			for _, w := range preflight(cfg) {
-				fmt.Fprintln(cmd.OutOrStdout(), "warning:", w)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "config OK: %d sources, listening on %s, data in %s\n", len(specs), cfg.Listen, cfg.DataDir)
+			fmt.Fprintf(cmd.OutOrStdout(), "config OK: %d sources, listening on %s, data in %s\n", len(c.specs), cfg.Listen, cfg.DataDir)
 			return nil
 		},
 	}

@@ -165,3 +165,39 @@ func TestConfigCheckWarnsAboutSources(t *testing.T) {
 		t.Errorf("%d warnings, want 5 (none for the source that is fine):\n%s", n, out)
 	}
 }
+
+// TestOneValidation: config check refuses exactly what serve refuses, with
+// the same words; neither shows a secret it refuses.
+func TestOneValidation(t *testing.T) {
+	for _, tt := range []struct{ name, yaml, want string }{
+		{"secret not base64", "webhooks:\n  secrets: [\"whsec_not base64!\"]\n", "webhooks.secrets[0]"},
+		{"outbound secret not base64", "webhooks:\n  outbound:\n    - {url: \"http://127.0.0.1:9/x\", secret: \"whsec_%%%\"}\n", "webhooks.outbound[0].secret"},
+		{"outbound listed twice", "webhooks:\n  outbound:\n    - {url: \"http://127.0.0.1:9/x\", secret: \"whsec_c2VjcmV0\"}\n    - {url: \"http://127.0.0.1:9/x\", secret: \"whsec_c2VjcmV0\"}\n", "listed twice"},
+		{"token of spaces", "auth:\n  tokens: [\"                    \"]\n", "auth.tokens[0]"},
+		{"token with a space", "auth:\n  tokens: [\"0123456789 abcdefghij\"]\n", "auth.tokens[0]"},
+		{"unknown scope", "auth:\n  tokens:\n    - {name: a, token: 0123456789abcdefghij, scopes: [write]}\n", "auth.tokens[0].scopes[0]"},
+		{"scoped token without scopes", "auth:\n  tokens:\n    - {name: a, token: 0123456789abcdefghij}\n", "auth.tokens[0].scopes"},
+		{"misspelt scopes key", "auth:\n  tokens:\n    - {name: a, token: 0123456789abcdefghij, scope: [read]}\n", "field scope not found"},
+		{"same token twice", "auth:\n  tokens: [0123456789abcdefghij, 0123456789abcdefghij]\n", "the same token as auth.tokens[0]"},
+		{"origin without scheme", "websocket:\n  allowed_origins: [ops.example.com]\n", "websocket.allowed_origins[0]"},
+		{"missing certificate", "tls:\n  cert_file: /nonexistent/cert.pem\n  key_file: /nonexistent/key.pem\n", "tls.cert_file"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := writeConfig(t, tt.yaml)
+			_, checkErr := runCmd(t, "config", "check", "--config", cfg)
+			_, serveErr := runCmd(t, "serve", "--config", cfg, "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0")
+			if checkErr == nil || serveErr == nil {
+				t.Fatalf("config check: %v; serve: %v; want both to refuse", checkErr, serveErr)
+			}
+			if checkErr.Error() != serveErr.Error() {
+				t.Errorf("config check said %q, serve %q", checkErr, serveErr)
+			}
+			if !strings.Contains(checkErr.Error(), tt.want) {
+				t.Errorf("error %q does not name %q", checkErr, tt.want)
+			}
+			if strings.Contains(checkErr.Error(), "0123456789abcdefghij") {
+				t.Errorf("error %q shows the token", checkErr)
+			}
+		})
+	}
+}

@@ -54,27 +54,11 @@ data under ./backupd-data and offers one source, "catalog": its own catalog.`,
 // starts. The deferred closes then run the other way round: webhooks, the
 // event path, the catalog.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan os.Signal) error {
-	if err := checkListen(cfg); err != nil {
-		return err
-	}
-	var certs *certReloader
-	if cfg.TLS.Enabled() {
-		var err error
-		if certs, err = newCertReloader(cfg.TLS.CertFile, cfg.TLS.KeyFile, log); err != nil {
-			return err
-		}
-	}
-	if w := plainListenWarning(cfg); w != "" {
-		log.Warn(w)
-	}
-	specs, err := buildSources(cfg)
+	c, err := check(cfg, log)
 	if err != nil {
 		return err
 	}
-	recipients, identities, err := encryptionKeys(cfg.Encryption)
-	if err != nil {
-		return err
-	}
+	specs, recipients, identities, certs := c.specs, c.recipients, c.identities, c.certs
 	// Before anything in data_dir is touched: a second daemon on it would
 	// take the first one's running backups for crashed ones.
 	lock, err := lockfile.Acquire(cfg.DataDir)
@@ -82,7 +66,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 		return err
 	}
 	defer lock.Release()
-	for _, w := range preflight(cfg) {
+	if c.listenWarning != "" {
+		log.Warn(c.listenWarning)
+	}
+	for _, w := range c.preflight {
 		log.Warn("a source would fail if it ran now", "problem", w)
 	}
 	tmp := filepath.Join(cfg.DataDir, "tmp")
