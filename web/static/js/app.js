@@ -1,6 +1,6 @@
 // The dashboard: wires the REST API, the WebSocket and the page together.
 
-import { APIError, download, token } from './api.js';
+import { api, APIError, download, token } from './api.js';
 import { askToken } from './auth.js';
 import { Catalog } from './catalog.js';
 import { el } from './format.js';
@@ -138,8 +138,21 @@ window.addEventListener('popstate', () => {
 
 // --- start ----------------------------------------------------------------
 
+/**
+ * applyScopes hides what the token may not do: the Run buttons without the
+ * run scope, the Download links without download (the server would refuse
+ * them with 403 anyway). Classes on <body>; style.css does the hiding.
+ */
+async function applyScopes() {
+  const who = await api('/auth');
+  const has = (s) => who.scopes.includes(s) || who.scopes.includes('admin');
+  document.body.classList.toggle('no-run', !has('run'));
+  document.body.classList.toggle('no-download', !has('download'));
+  document.body.dataset.scopes = who.scopes.join(' ');
+}
+
 async function refresh() {
-  await Promise.all([sources.load(), catalog.reload()]);
+  await Promise.all([applyScopes(), sources.load(), catalog.reload()]);
   for (const n of [...sources.names(), ...catalog.sources()]) addSourceOption(n);
   readFilters();
 }

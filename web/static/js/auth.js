@@ -22,7 +22,10 @@ export function askToken(reason = '') {
       const tok = input.value.trim();
       error.textContent = '';
       try {
-        await api('/sources', { tok });
+        const who = await api('/auth', { tok });
+        if (!who.scopes.includes('read') && !who.scopes.includes('admin')) {
+          throw new APIError(`The token "${who.name}" may not read this server (it has: ${who.scopes.join(', ')}); the dashboard needs one with the read scope.`, 403);
+        }
       } catch (err) {
         error.textContent = err instanceof APIError && err.status === 401
           ? 'That token is not valid for this server. Check it and try again.'
