@@ -157,7 +157,7 @@ func TestWatchSeesOwnAndForeignCommits(t *testing.T) {
 	if _, err := db.CreateBackup(ctx, "docs", "files"); err != nil {
 		t.Fatal(err)
 	}
-	if ev := <-got; ev.ID != 1 || ev.Type != domain.EventBackupQueued {
+	if ev := testenv.Recv(t, got, "the first event"); ev.ID != 1 || ev.Type != domain.EventBackupQueued {
 		t.Fatalf("first event = %+v", ev)
 	}
 	sqlite3 := testenv.Command(t, "sqlite3")
@@ -166,12 +166,12 @@ func TestWatchSeesOwnAndForeignCommits(t *testing.T) {
 	if err != nil {
 		t.Fatalf("sqlite3: %v: %s", err, out)
 	}
-	ev := <-got
+	ev := testenv.Recv(t, got, "the event committed by sqlite3")
 	if ev.ID != 2 || ev.Type != "report.received" || ev.Source != "ext" || string(ev.Data) != `{"x":1}` {
 		t.Fatalf("foreign event = %+v", ev)
 	}
 	cancel()
-	if err := <-done; err != nil {
+	if err := testenv.Recv(t, done, "the watcher to stop"); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/backupd/backupd/internal/archive"
 	"github.com/backupd/backupd/internal/config"
+	"github.com/backupd/backupd/internal/testenv"
 )
 
 func TestCommandStdout(t *testing.T) {
@@ -62,13 +63,16 @@ func TestCommandCancelKillsGroup(t *testing.T) {
 	go func() { done <- src.Dump(ctx, w, Env{TempDir: t.TempDir()}) }()
 
 	var pid int
-	for pid == 0 {
+	for deadline := time.Now().Add(testenv.WaitTimeout); pid == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the command never wrote its child's pid")
+		}
 		b, _ := os.ReadFile(pidFile)
 		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 		time.Sleep(10 * time.Millisecond)
 	}
 	cancel()
-	if err := <-done; !errors.Is(err, context.Canceled) {
+	if err := testenv.Recv(t, done, "the canceled dump to return"); !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
 	// The sleep was a grandchild in the command's group: it must be gone

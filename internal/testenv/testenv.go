@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+	"time"
 )
 
 // CI reports whether the tests run in CI (CI=true).
@@ -43,4 +44,25 @@ func FreeAddr(t testing.TB) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// WaitTimeout bounds every wait of a test for something that should
+// happen: long enough for a loaded 2-core CI machine under -race, short
+// enough that a hang fails with a message before the package timeout.
+const WaitTimeout = 60 * time.Second
+
+// Recv receives from ch, failing t with what it waited for if nothing
+// arrives within WaitTimeout.
+func Recv[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	timer := time.NewTimer(WaitTimeout)
+	defer timer.Stop()
+	select {
+	case v := <-ch:
+		return v
+	case <-timer.C:
+		t.Fatalf("gave up after %s waiting for %s", WaitTimeout, what)
+		var zero T
+		return zero
+	}
 }
