@@ -195,3 +195,20 @@ func waitHealthz(t *testing.T, url string, code int, want string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// A token without the scope a command needs: exit 3 and a message naming
+// the token and the scope.
+func TestScopeRefusedExitCode(t *testing.T) {
+	const reader = "cli-reader-token-0123456789"
+	d := testdaemon.Start(t, testdaemon.Options{
+		Config: "auth:\n  tokens:\n    - {name: viewer, token: " + reader + ", scopes: [read]}\n", Token: reader})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, stderr, code := d.Backupctl(ctx, "sources"); code != 0 {
+		t.Fatalf("sources with a read token: exit %d: %s", code, stderr)
+	}
+	_, stderr, code := d.Backupctl(ctx, "run", "catalog")
+	if code != 3 || !strings.Contains(stderr, `"viewer"`) || !strings.Contains(stderr, `"run"`) {
+		t.Fatalf("run with a read token: exit %d, %q; want 3 naming the token and the scope", code, stderr)
+	}
+}

@@ -15,7 +15,8 @@ const exitCodesHelp = `Exit codes:
   1  the operation failed: the backup failed or was canceled, the archive
      did not verify, or the server refused the request
   2  usage error
-  3  cannot reach or authenticate to the server`
+  3  cannot reach or authenticate to the server, or the token lacks the
+     scope the command needs`
 
 // app holds the global flags and where output goes.
 type app struct {

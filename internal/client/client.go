@@ -71,10 +71,11 @@ func (e *UnreachableError) Error() string {
 }
 func (e *UnreachableError) Unwrap() error { return e.Err }
 
-// IsUnauthorized reports whether err is the server refusing our token.
+// IsUnauthorized reports whether err is the server refusing our token:
+// not valid (401), or without the scope the request needs (403).
 func IsUnauthorized(err error) bool {
 	var ae *APIError
-	return errors.As(err, &ae) && ae.Status == http.StatusUnauthorized
+	return errors.As(err, &ae) && (ae.Status == http.StatusUnauthorized || ae.Status == http.StatusForbidden)
 }
 
 func (c *Client) newRequest(ctx context.Context, method, path string, query url.Values, body any) (*http.Request, error) {

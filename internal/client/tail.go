@@ -147,7 +147,7 @@ func (c *Client) dialWS(ctx context.Context) (*websocket.Conn, error) {
 	}
 	conn, resp, err := c.dialer().DialContext(ctx, u.String(), h)
 	if err != nil {
-		if resp != nil && resp.StatusCode == http.StatusUnauthorized {
+		if resp != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
 			defer resp.Body.Close()
 			return nil, &fatalTailError{decodeProblem(resp)}
 		}
