@@ -24,6 +24,10 @@ const (
 	KindMySQL    = "mysql"
 )
 
+// maxWorkers bounds workers: each runs a dump tool and holds buffers, and
+// each source runs at most one backup at a time anyway.
+const maxWorkers = 256
+
 // CatalogSource is the name of the built-in source that backs up the catalog.
 const CatalogSource = "catalog"
 
@@ -82,8 +86,8 @@ func (c Config) Validate() error {
 	case t.KeyFile != "" && !filepath.IsAbs(t.KeyFile):
 		bad("tls.key_file: %q must be absolute", t.KeyFile)
 	}
-	if c.Workers < 1 {
-		bad("workers: must be at least 1, got %d", c.Workers)
+	if c.Workers < 1 || c.Workers > maxWorkers {
+		bad("workers: must be 1 to %d, got %d", maxWorkers, c.Workers)
 	}
 	if c.ShutdownGrace < 0 {
 		bad("shutdown_grace: must not be negative")
