@@ -168,6 +168,19 @@ func backup(t testing.TB, r *repo.Repo, source, dir string) repo.Snapshot {
 
 func backupStats(t testing.TB, r *repo.Repo, source, dir string) (repo.Snapshot, repo.Stats) {
 	t.Helper()
+	return backupHookStats(t, r, source, dir, nil)
+}
+
+// backupHook backs dir up, calling hook with the number of each entry
+// before it is added.
+func backupHook(t testing.TB, r *repo.Repo, source, dir string, hook func(n int)) repo.Snapshot {
+	t.Helper()
+	s, _ := backupHookStats(t, r, source, dir, hook)
+	return s
+}
+
+func backupHookStats(t testing.TB, r *repo.Repo, source, dir string, hook func(n int)) (repo.Snapshot, repo.Stats) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testenv.WaitTimeout)
 	defer cancel()
 	b, err := r.NewBackup(ctx, repo.Meta{Source: source, Kind: "files", Host: "test"})
@@ -175,7 +188,14 @@ func backupStats(t testing.TB, r *repo.Repo, source, dir string) (repo.Snapshot,
 		t.Fatal(err)
 	}
 	defer b.Abort()
-	if err := b.AddDir(ctx, dir, nil); err != nil {
+	n := 0
+	skip := func(string, fs.DirEntry) bool {
+		if n++; hook != nil {
+			hook(n)
+		}
+		return false
+	}
+	if err := b.AddDir(ctx, dir, skip); err != nil {
 		t.Fatal(err)
 	}
 	s, st, err := b.Commit(ctx, []byte(`{"files":"yes"}`))
