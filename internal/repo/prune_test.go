@@ -10,9 +10,9 @@ import (
 
 // Forgetting snapshots and pruning reclaims the packs only they needed and
 // leaves the others restorable.
-func testPrune(t *testing.T, newBackend newBackendFunc) {
-	be := newBackend(t)
-	r := openNew(t, be, nil, repo.NewMemIndex(), "")
+func testPrune(t *testing.T, e env) {
+	be := e.backend(t)
+	r := openNew(t, be, nil, e.index(t), "")
 	a, b := t.TempDir(), t.TempDir()
 	genTree(t, a, 6, 6<<20)
 	genTree(t, b, 7, 6<<20)
@@ -48,9 +48,9 @@ func testPrune(t *testing.T, newBackend newBackendFunc) {
 
 // Prune running again and again while backups run, forgetting every
 // snapshot but the newest, never leaves a snapshot whose data is gone.
-func testPruneRace(t *testing.T, newBackend newBackendFunc) {
-	be := newBackend(t)
-	r := openNew(t, be, nil, repo.NewMemIndex(), t.TempDir())
+func testPruneRace(t *testing.T, e env) {
+	be := e.backend(t)
+	r := openNew(t, be, nil, e.index(t), t.TempDir())
 	src := t.TempDir()
 	genTree(t, src, 8, 3<<20)
 	iterations := 20

@@ -10,19 +10,50 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/backupd/backupd/internal/catalog"
 	"github.com/backupd/backupd/internal/miniotest"
 	"github.com/backupd/backupd/internal/repo"
 	"github.com/backupd/backupd/internal/storage"
 	"github.com/backupd/backupd/internal/testenv"
+	"github.com/backupd/backupd/migrations"
 )
 
-// newBackendFunc gives each test case a fresh, empty backend.
-type newBackendFunc func(t *testing.T) repo.Backend
+// env gives each test case a fresh, empty backend and index.
+type env struct {
+	backend func(t *testing.T) repo.Backend
+	index   func(t *testing.T) repo.Index
+}
+
+func memIndex(*testing.T) repo.Index { return repo.NewMemIndex() }
+
+// catalogIndex is the index in a real SQLite catalog.
+func catalogIndex(t *testing.T) repo.Index {
+	db, err := catalog.Open(context.Background(), filepath.Join(t.TempDir(), "catalog.db"), migrations.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db.RepoIndex()
+}
+
+func localBackend(t *testing.T) repo.Backend {
+	be, err := repo.NewLocal(filepath.Join(t.TempDir(), "repo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return be
+}
+
+func runSuite(t *testing.T, e env) {
+	for _, c := range suite {
+		t.Run(c.name, func(t *testing.T) { c.fn(t, e) })
+	}
+}
 
 // The suite runs against a local directory and against a real MinIO.
 var suite = []struct {
 	name string
-	fn   func(t *testing.T, newBackend newBackendFunc)
+	fn   func(t *testing.T, e env)
 }{
 	{"Dedup", testDedup},
 	{"Encrypted", testEncrypted},
@@ -33,36 +64,23 @@ var suite = []struct {
 	{"CheckCorrupt", testCheckCorrupt},
 }
 
-func TestLocal(t *testing.T) {
-	for _, c := range suite {
-		t.Run(c.name, func(t *testing.T) {
-			c.fn(t, func(t *testing.T) repo.Backend {
-				be, err := repo.NewLocal(filepath.Join(t.TempDir(), "repo"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				return be
-			})
-		})
-	}
-}
+func TestLocal(t *testing.T) { runSuite(t, env{localBackend, memIndex}) }
+
+// TestCatalog runs the suite with the index in the SQLite catalog.
+func TestCatalog(t *testing.T) { runSuite(t, env{localBackend, catalogIndex}) }
 
 func TestS3(t *testing.T) {
 	srv := miniotest.Start(t)
 	n := 0
-	for _, c := range suite {
-		t.Run(c.name, func(t *testing.T) {
-			c.fn(t, func(t *testing.T) repo.Backend {
-				n++
-				be, err := repo.NewS3(context.Background(), storage.S3Config{Endpoint: srv.Endpoint, Bucket: srv.Bucket,
-					Prefix: fmt.Sprintf("case%d/", n), AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, Insecure: true})
-				if err != nil {
-					t.Fatal(err)
-				}
-				return be
-			})
-		})
-	}
+	runSuite(t, env{func(t *testing.T) repo.Backend {
+		n++
+		be, err := repo.NewS3(context.Background(), storage.S3Config{Endpoint: srv.Endpoint, Bucket: srv.Bucket,
+			Prefix: fmt.Sprintf("case%d/", n), AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, Insecure: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return be
+	}, catalogIndex})
 }
 
 func ctxT(t *testing.T) context.Context {
@@ -90,9 +108,9 @@ func openNew(t *testing.T, be repo.Backend, recipients []age.Recipient, idx repo
 // Three backups of a tree with small changes between them: the second and
 // third add a small fraction of the tree's size, unchanged files are not
 // read again, and every snapshot restores byte for byte, whole or in part.
-func testDedup(t *testing.T, newBackend newBackendFunc) {
-	be := newBackend(t)
-	r := openNew(t, be, nil, nil, t.TempDir())
+func testDedup(t *testing.T, e env) {
+	be := e.backend(t)
+	r := openNew(t, be, nil, e.index(t), t.TempDir())
 	src := t.TempDir()
 	genTree(t, src, 1, 12<<20)
 
@@ -157,13 +175,13 @@ func testDedup(t *testing.T, newBackend newBackendFunc) {
 // Written with the recipients only, an encrypted repository deduplicates,
 // cannot be read without the identity, and restores with it, also from a
 // fresh Open that learns the parameters from the store.
-func testEncrypted(t *testing.T, newBackend newBackendFunc) {
+func testEncrypted(t *testing.T, e env) {
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
 		t.Fatal(err)
 	}
-	be := newBackend(t)
-	w := openNew(t, be, []age.Recipient{id.Recipient()}, nil, t.TempDir())
+	be := e.backend(t)
+	w := openNew(t, be, []age.Recipient{id.Recipient()}, e.index(t), t.TempDir())
 	src := t.TempDir()
 	genTree(t, src, 2, 10<<20)
 	want1 := digest(t, src)

@@ -16,10 +16,9 @@ import (
 
 // A backup canceled mid-way, or dropped without Commit (a crash), leaves
 // no snapshot; the store still checks, and prune removes what it left.
-func testAbort(t *testing.T, newBackend newBackendFunc) {
-	be := newBackend(t)
-	idx := repo.NewMemIndex()
-	r := openNew(t, be, nil, idx, "")
+func testAbort(t *testing.T, e env) {
+	be := e.backend(t)
+	r := openNew(t, be, nil, e.index(t), "")
 	src := t.TempDir()
 	genTree(t, src, 4, 10<<20)
 
@@ -81,9 +80,9 @@ func testAbort(t *testing.T, newBackend newBackendFunc) {
 }
 
 // Flipping one byte of a pack is caught by Check with readData.
-func testCheckCorrupt(t *testing.T, newBackend newBackendFunc) {
-	be := newBackend(t)
-	r := openNew(t, be, nil, nil, "")
+func testCheckCorrupt(t *testing.T, e env) {
+	be := e.backend(t)
+	r := openNew(t, be, nil, e.index(t), "")
 	src := t.TempDir()
 	genTree(t, src, 5, 3<<20)
 	backup(t, r, "docs", src)

@@ -14,9 +14,9 @@ import (
 // A dump is one stream entry: it streams back byte for byte, a second
 // dump that differs a little deduplicates, and a snapshot exports as a tar
 // stream that archive/tar reads.
-func testStream(t *testing.T, newBackend newBackendFunc) {
-	be := newBackend(t)
-	r := openNew(t, be, nil, nil, "")
+func testStream(t *testing.T, e env) {
+	be := e.backend(t)
+	r := openNew(t, be, nil, e.index(t), "")
 	data := content(rand.New(rand.NewPCG(3, 3)), 24<<20)
 	put := func(data []byte) repo.Snapshot {
 		b, err := r.NewBackup(ctxT(t), repo.Meta{Source: "db", Kind: "postgres", BackupID: 7})
