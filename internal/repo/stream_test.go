@@ -1,0 +1,72 @@
+package repo_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/backupd/backupd/internal/repo"
+)
+
+// A dump is one stream entry: it streams back byte for byte, a second
+// dump that differs a little deduplicates, and a snapshot exports as a tar
+// stream that archive/tar reads.
+func testStream(t *testing.T, e env) {
+	be := e.backend(t)
+	r := openNew(t, be, nil, e.index(t), "")
+	data := content(rand.New(rand.NewPCG(3, 3)), 24<<20)
+	put := func(data []byte) repo.Snapshot {
+		b, err := r.NewBackup(ctxT(t), repo.Meta{Source: "db", Kind: "postgres", BackupID: 7})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Abort()
+		if err := b.AddStream(ctxT(t), "db.pgdump", bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+		s, _, err := b.Commit(ctxT(t), []byte(`{"rows":{"t":3}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s1 := put(data)
+	first := storedBytes(t, be)
+	data2 := bytes.Clone(data)
+	copy(data2[11<<20:], "an update in the middle of the dump")
+	s2 := put(data2)
+	if added := storedBytes(t, be) - first; added > first/4 {
+		t.Errorf("second dump added %d bytes to %d", added, first)
+	}
+
+	var out bytes.Buffer
+	if err := r.Dump(ctxT(t), s2, "db.pgdump", &out); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), data2) {
+		t.Fatalf("dump streamed back %d bytes that differ from the %d stored", out.Len(), len(data2))
+	}
+	if string(s1.Info) != `{"rows":{"t":3}}` || s1.BackupID != 7 || s1.Size != int64(len(data)) {
+		t.Errorf("snapshot = %+v", s1)
+	}
+
+	out.Reset()
+	if err := r.Tar(ctxT(t), s1, &out); err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(&out)
+	hdr, err := tr.Next()
+	if err != nil || hdr.Name != "db.pgdump" {
+		t.Fatalf("tar: %v, %v", hdr, err)
+	}
+	got, err := io.ReadAll(tr)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("tar entry: %d bytes, %v", len(got), err)
+	}
+	if _, err := tr.Next(); !errors.Is(err, io.EOF) {
+		t.Fatalf("tar has more than one entry: %v", err)
+	}
+}
