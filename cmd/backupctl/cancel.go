@@ -19,7 +19,7 @@ func (a *app) newCancelCmd() *cobra.Command {
 				return err
 			}
 			if a.output == "json" {
-				return a.printJSON(b)
+				return a.printJSON(toBackupJSON(b))
 			}
 			a.printf("backup %d: cancel requested (status %s)\n", b.ID, b.Status)
 			return nil

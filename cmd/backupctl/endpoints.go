@@ -29,7 +29,7 @@ answers 410 Gone is sent nothing more until it is enabled again with
 				return err
 			}
 			if a.output == "json" {
-				return a.printJSON(list)
+				return a.printJSON(toEndpointsJSON(list))
 			}
 			tw := a.table()
 			fmt.Fprintln(tw, "ID\tURL\tEVENTS\tSTATE")
@@ -60,7 +60,7 @@ stay canceled.`,
 				return err
 			}
 			if a.output == "json" {
-				return a.printJSON(e)
+				return a.printJSON(toEndpointJSON(e))
 			}
 			a.printf("endpoint %d (%s) is enabled\n", e.ID, e.URL)
 			return nil

@@ -75,7 +75,7 @@ cannot be reached, which stops the sync (run it again to resume).`,
 				return err
 			}
 			if a.output == "json" {
-				if err := a.printJSON(res); err != nil {
+				if err := a.printJSON(toSyncJSON(res)); err != nil {
 					return err
 				}
 			} else {

@@ -69,7 +69,7 @@ running backups are live only and not stored; --progress shows them.`,
 
 func (a *app) printEvent(ev domain.Event) error {
 	if a.output == "json" {
-		return json.NewEncoder(a.stdout).Encode(ev)
+		return json.NewEncoder(a.stdout).Encode(toEventJSON(ev))
 	}
 	id := fmt.Sprint(ev.ID)
 	if ev.Ephemeral {
