@@ -16,7 +16,8 @@ const exitCodesHelp = `Exit codes:
      did not verify, or the server refused the request
   2  usage error
   3  cannot reach or authenticate to the server, or the token lacks the
-     scope the command needs`
+     scope the command needs
+  130, 143  stopped by SIGINT (Ctrl-C) or SIGTERM, after winding down`
 
 // app holds the global flags and where output goes.
 type app struct {
