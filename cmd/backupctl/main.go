@@ -18,7 +18,8 @@ func main() {
 	ctx, stopped := withSignals(context.Background())
 	app := &app{stdout: os.Stdout, stderr: os.Stderr}
 	root := app.newRootCmd()
-	err := explainTLS(root.ExecuteContext(ctx))
+	cmd, err := root.ExecuteContextC(ctx)
+	err = explainUnreachable(explainTLS(err))
 	code := app.exitCode(err)
 	if sig, ok := stopped(); ok {
 		// What was running has wound down (temp files removed, partial
@@ -32,7 +33,7 @@ func main() {
 		}
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "backupctl:", err)
+		fmt.Fprintln(os.Stderr, "backupctl:", inCLIWords(err.Error(), cmd.CommandPath()))
 	}
 	os.Exit(code)
 }
