@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/backupd/backupd/internal/client"
+	"github.com/backupd/backupd/internal/domain"
 )
 
 func (a *app) newDownloadCmd() *cobra.Command {
@@ -33,6 +34,7 @@ is deleted. Here -o names the destination; the output is always text.`,
 	// The same name as the global -o shadows it here: for a download, -o
 	// is where the file goes, as with curl.
 	cmd.Flags().StringVarP(&dest, "output", "o", ".", "destination file or directory")
+	cmd.ValidArgsFunction = a.idArg(domain.StatusSucceeded)
 	return cmd
 }
 

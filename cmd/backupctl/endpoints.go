@@ -45,7 +45,8 @@ answers 410 Gone is sent nothing more until it is enabled again with
 		Long: `Send to an outbound endpoint again after it answered 410 Gone. Events from
 now on are delivered to it; the deliveries canceled when it was disabled
 stay canceled.`,
-		Args: args(cobra.ExactArgs(1)),
+		Args:              args(cobra.ExactArgs(1)),
+		ValidArgsFunction: a.endpointArg,
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			id, err := strconv.ParseInt(argv[0], 10, 64)
 			if err != nil || id <= 0 {

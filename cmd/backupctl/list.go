@@ -42,5 +42,7 @@ GiB).`,
 	cmd.Flags().StringVar(&status, "status", "", "only this status")
 	cmd.Flags().IntVar(&f.Limit, "limit", 20, "at most this many")
 	cmd.Flags().Int64Var(&f.Before, "before", 0, "only backups with a smaller id (the next page)")
+	cmd.RegisterFlagCompletionFunc("source", a.sourceFlag)
+	cmd.RegisterFlagCompletionFunc("status", fixed(statusNames...))
 	return cmd
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/backupd/backupd/internal/archive"
 	"github.com/backupd/backupd/internal/client"
+	"github.com/backupd/backupd/internal/domain"
 	"github.com/backupd/backupd/internal/restore"
 	"github.com/backupd/backupd/internal/source"
 )
@@ -105,6 +106,8 @@ an age identity file holding the private key of one of its recipients.`,
 	fl.StringVar(&f.archive, "archive", "", "keep the downloaded archive here (file or directory) and reuse it from here; default: a temporary directory, removed afterwards")
 	fl.BoolVar(&f.force, "force", false, "load into a database that is not empty")
 	fl.StringVar(&f.identity, "identity", "", "age identity file, for an encrypted archive")
+	cmd.ValidArgsFunction = a.idArg(domain.StatusSucceeded)
+	cmd.MarkFlagDirname("to")
 	return cmd
 }
 

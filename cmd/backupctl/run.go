@@ -62,6 +62,7 @@ and exits 130.
 	cmd.Flags().BoolVarP(&wait, "wait", "w", false, "wait for the backup to end")
 	cmd.Flags().StringVarP(&dest, "download", "d", "", "download the archive to this file or directory (implies --wait)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "give up waiting after this long, e.g. 30m (the backup goes on)")
+	cmd.ValidArgsFunction = a.sourceArg
 	return cmd
 }
 

@@ -64,6 +64,8 @@ running backups are live only and not stored; --progress shows them.`,
 	cmd.Flags().StringSliceVar(&sources, "source", nil, "only these sources (repeat or comma-separate)")
 	cmd.Flags().StringSliceVar(&types, "type", nil, "only these event types, e.g. backup.failed")
 	cmd.Flags().BoolVar(&progress, "progress", false, "also print progress ticks of running backups")
+	cmd.RegisterFlagCompletionFunc("source", a.sourceFlag)
+	cmd.RegisterFlagCompletionFunc("type", fixed(domain.EventTypes...))
 	return cmd
 }
 
