@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/backupd/backupd/internal/client"
+	"github.com/backupd/backupd/internal/manpage"
 )
 
 const exitCodesHelp = `Exit codes:
@@ -62,6 +63,7 @@ verifies their archives, and lists the catalog.
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
 	root.AddCommand(a.newSourcesCmd(), a.newRunCmd(), a.newStatusCmd(), a.newListCmd(),
 		a.newDownloadCmd(), a.newCancelCmd(), a.newTailCmd(), a.newRestoreCmd(), a.newVerifyCmd(), a.newEndpointsCmd(), a.newSyncCmd(), a.newHealthCmd())
+	root.AddCommand(manpage.Command(root))
 	return root
 }
 
