@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -58,13 +59,18 @@ func (a *app) download(ctx context.Context, c *client.Client, id int64, dest str
 	if err != nil {
 		return err
 	}
+	// After run --download -o json, stdout holds the backup's JSON alone.
+	w := a.stdout
+	if a.output == "json" {
+		w = a.stderr
+	}
 	switch {
 	case res.Reused:
-		a.printf("%s is already here and verified (sha256 %s)\n", res.Path, res.SHA256)
+		fmt.Fprintf(w, "%s is already here and verified (sha256 %s)\n", res.Path, res.SHA256)
 	case res.Resumed > 0:
-		a.printf("downloaded %s (%s, resumed after %s), sha256 %s verified\n", res.Path, humanBytes(res.Size), humanBytes(res.Resumed), res.SHA256)
+		fmt.Fprintf(w, "downloaded %s (%s, resumed after %s), sha256 %s verified\n", res.Path, humanBytes(res.Size), humanBytes(res.Resumed), res.SHA256)
 	default:
-		a.printf("downloaded %s (%s), sha256 %s verified\n", res.Path, humanBytes(res.Size), res.SHA256)
+		fmt.Fprintf(w, "downloaded %s (%s), sha256 %s verified\n", res.Path, humanBytes(res.Size), res.SHA256)
 	}
 	return nil
 }

@@ -94,6 +94,8 @@ webhooks:
 	id := fmt.Sprint(ok.(map[string]any)["id"])
 	sameKeys(t, shapes, "backup", obj("status", id))
 	sameKeys(t, shapes, "backup", obj("verify", id))
+	// With --download too the backup is the answer; the rest is on stderr.
+	sameKeys(t, shapes, "backup", obj("run", "small", "--download", t.TempDir()))
 
 	out, errOut := ctl(t, d, 1, "run", "boom", "--wait", "-o", "json")
 	failed := decode(t, "run boom", out).(map[string]any)
@@ -107,7 +109,7 @@ webhooks:
 	sameKeys(t, shapes, "backup", obj("cancel", fmt.Sprint(queued.(map[string]any)["id"])))
 	d.WaitBackup(int64(queued.(map[string]any)["id"].(float64)))
 
-	// Three backups: a page of one has a next page, the whole list none.
+	// Four backups: a page of one has a next page, the rest none.
 	page := obj("list", "--limit", "1")
 	sameKeys(t, shapes, "list", page)
 	backups := page.(map[string]any)["backups"].([]any)
@@ -120,8 +122,8 @@ webhooks:
 		t.Fatalf("list --limit 1: next_before = %v, want the next page's id", page.(map[string]any)["next_before"])
 	}
 	rest := obj("list", "--before", fmt.Sprint(int64(next)))
-	if n := len(rest.(map[string]any)["backups"].([]any)); n != 2 || rest.(map[string]any)["next_before"] != nil {
-		t.Errorf("list --before %v: %d backups, next_before %v; want 2 and null", next, n, rest.(map[string]any)["next_before"])
+	if n := len(rest.(map[string]any)["backups"].([]any)); n != 3 || rest.(map[string]any)["next_before"] != nil {
+		t.Errorf("list --before %v: %d backups, next_before %v; want 3 and null", next, n, rest.(map[string]any)["next_before"])
 	}
 	empty := obj("list", "--source", "nonesuch")
 	if b, _ := empty.(map[string]any)["backups"].([]any); b == nil || len(b) != 0 {
@@ -144,7 +146,7 @@ webhooks:
 	res := obj("sync", t.TempDir())
 	sameKeys(t, shapes, "sync", res)
 	items := res.(map[string]any)["items"].([]any)
-	if len(items) != 1 {
+	if len(items) != 2 {
 		t.Fatalf("sync items: %v", items)
 	}
 	sameKeys(t, shapes, "sync_item", items[0])
