@@ -3,7 +3,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 GO      ?= go
 
-.PHONY: all build run test vet fmt-check bench fuzz clean
+.PHONY: all build run test vet fmt-check bench fuzz man clean
 
 all: build
 
@@ -31,5 +31,12 @@ test: vet fmt-check
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./bench/
 
+# Man pages of every backupd and backupctl command, from their cobra
+# trees, into build/man (man -l build/man/backupctl-run.1).
+man:
+	rm -rf build/man
+	$(GO) run ./cmd/backupd man build/man
+	$(GO) run ./cmd/backupctl man build/man
+
 clean:
-	rm -rf bin
+	rm -rf bin build/man

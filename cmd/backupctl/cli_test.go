@@ -31,14 +31,15 @@ sources:
 		stderr string
 	}{
 		{"failed backup", []string{"run", "boom", "--wait"}, 1, "connection refused"},
-		{"unknown source", []string{"run", "nope"}, 1, `no source named "nope"`},
+		{"unknown source", []string{"run", "nope"}, 1, `no source named "nope"; backupctl sources lists them`},
 		{"bad id", []string{"status", "../1"}, 2, "positive integer"},
 		{"missing arg", []string{"status"}, 2, "accepts 1 arg"},
 		{"unknown flag", []string{"list", "--frob"}, 2, "unknown flag"},
 		{"unknown command", []string{"frob"}, 2, "unknown command"},
 		{"misspelt event type", []string{"tail", "--type", "backup.succeded"}, 2, `--type "backup.succeded" is not an event type`},
 		{"bad output", []string{"-o", "xml", "list"}, 2, "table or json"},
-		{"unreachable", []string{"--server", "http://127.0.0.1:1", "list"}, 3, "cannot reach"},
+		{"unreachable", []string{"--server", "http://127.0.0.1:1", "list"}, 3,
+			"backupctl: cannot reach backupd at http://127.0.0.1:1: connection refused; check --server (or BACKUPD_URL) and that the daemon runs (backupd serve)\n"},
 		{"ok", []string{"sources"}, 0, ""},
 	}
 	for _, c := range cases {
@@ -208,7 +209,7 @@ func TestScopeRefusedExitCode(t *testing.T) {
 		t.Fatalf("sources with a read token: exit %d: %s", code, stderr)
 	}
 	_, stderr, code := d.Backupctl(ctx, "run", "catalog")
-	if code != 3 || !strings.Contains(stderr, `"viewer"`) || !strings.Contains(stderr, `"run"`) {
+	if code != 3 || !strings.Contains(stderr, `"viewer"`) || !strings.Contains(stderr, `"run" that backupctl run needs`) || strings.Contains(stderr, "/api/v1") {
 		t.Fatalf("run with a read token: exit %d, %q; want 3 naming the token and the scope", code, stderr)
 	}
 }

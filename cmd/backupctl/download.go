@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/backupd/backupd/internal/client"
+	"github.com/backupd/backupd/internal/domain"
 )
 
 func (a *app) newDownloadCmd() *cobra.Command {
@@ -33,6 +35,7 @@ is deleted. Here -o names the destination; the output is always text.`,
 	// The same name as the global -o shadows it here: for a download, -o
 	// is where the file goes, as with curl.
 	cmd.Flags().StringVarP(&dest, "output", "o", ".", "destination file or directory")
+	cmd.ValidArgsFunction = a.idArg(domain.StatusSucceeded)
 	return cmd
 }
 
@@ -56,13 +59,18 @@ func (a *app) download(ctx context.Context, c *client.Client, id int64, dest str
 	if err != nil {
 		return err
 	}
+	// After run --download -o json, stdout holds the backup's JSON alone.
+	w := a.stdout
+	if a.output == "json" {
+		w = a.stderr
+	}
 	switch {
 	case res.Reused:
-		a.printf("%s is already here and verified (sha256 %s)\n", res.Path, res.SHA256)
+		fmt.Fprintf(w, "%s is already here and verified (sha256 %s)\n", res.Path, res.SHA256)
 	case res.Resumed > 0:
-		a.printf("downloaded %s (%s, resumed after %s), sha256 %s verified\n", res.Path, humanBytes(res.Size), humanBytes(res.Resumed), res.SHA256)
+		fmt.Fprintf(w, "downloaded %s (%s, resumed after %s), sha256 %s verified\n", res.Path, humanBytes(res.Size), humanBytes(res.Resumed), res.SHA256)
 	default:
-		a.printf("downloaded %s (%s), sha256 %s verified\n", res.Path, humanBytes(res.Size), res.SHA256)
+		fmt.Fprintf(w, "downloaded %s (%s), sha256 %s verified\n", res.Path, humanBytes(res.Size), res.SHA256)
 	}
 	return nil
 }

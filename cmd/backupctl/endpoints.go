@@ -29,7 +29,7 @@ answers 410 Gone is sent nothing more until it is enabled again with
 				return err
 			}
 			if a.output == "json" {
-				return a.printJSON(list)
+				return a.printJSON(toEndpointsJSON(list))
 			}
 			tw := a.table()
 			fmt.Fprintln(tw, "ID\tURL\tEVENTS\tSTATE")
@@ -45,7 +45,8 @@ answers 410 Gone is sent nothing more until it is enabled again with
 		Long: `Send to an outbound endpoint again after it answered 410 Gone. Events from
 now on are delivered to it; the deliveries canceled when it was disabled
 stay canceled.`,
-		Args: args(cobra.ExactArgs(1)),
+		Args:              args(cobra.ExactArgs(1)),
+		ValidArgsFunction: a.endpointArg,
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			id, err := strconv.ParseInt(argv[0], 10, 64)
 			if err != nil || id <= 0 {
@@ -60,7 +61,7 @@ stay canceled.`,
 				return err
 			}
 			if a.output == "json" {
-				return a.printJSON(e)
+				return a.printJSON(toEndpointJSON(e))
 			}
 			a.printf("endpoint %d (%s) is enabled\n", e.ID, e.URL)
 			return nil

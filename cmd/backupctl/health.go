@@ -38,7 +38,7 @@ monitoring check or a container's HEALTHCHECK.`,
 				return err
 			}
 			if a.output == "json" {
-				return a.printJSON(h)
+				return a.printJSON(toHealthJSON(h))
 			}
 			var parts []string
 			for _, name := range slices.Sorted(maps.Keys(h.Checks)) {

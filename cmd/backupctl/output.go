@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -21,22 +22,48 @@ func (a *app) table() *tabwriter.Writer {
 	return tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 }
 
-func (a *app) printBackups(list []domain.Backup) error {
+// printBackups prints a page of list; next is the --before of the next
+// page, 0 on the last one.
+func (a *app) printBackups(list []domain.Backup, next int64) error {
 	if a.output == "json" {
-		return a.printJSON(list)
+		return a.printJSON(toListJSON(list, next))
 	}
 	tw := a.table()
-	fmt.Fprintln(tw, "ID\tSOURCE\tORIGIN\tSTATUS\tCREATED\tDURATION\tSIZE\tSHA256")
+	fmt.Fprintln(tw, "ID\tSOURCE\tORIGIN\tSTATUS\tCREATED\tDURATION\tSIZE\tSHA256\tERROR")
 	for _, b := range list {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.ID, b.Source, b.Origin, b.Status,
-			b.CreatedAt.Local().Format("2006-01-02 15:04:05"), duration(b), humanBytes(b.SizeBytes), short(b.SHA256))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.ID, b.Source, b.Origin, b.Status,
+			b.CreatedAt.Local().Format("2006-01-02 15:04:05"), duration(b), humanBytes(b.SizeBytes), short(b.SHA256), oneLine(b.Error, maxErrorWidth))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if next > 0 {
+		fmt.Fprintf(a.stderr, "older backups: backupctl list --before %d\n", next)
+	}
+	return nil
+}
+
+// maxErrorWidth is where list cuts an error short; backupctl status ID
+// shows the whole of it.
+const maxErrorWidth = 60
+
+// oneLine makes s fit one table cell of at most width characters: line
+// breaks and tabs (which would break the table) become spaces, and what is
+// too long ends in an ellipsis. "" is "-".
+func oneLine(s string, width int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if s == "" {
+		return "-"
+	}
+	if r := []rune(s); len(r) > width {
+		return strings.TrimRight(string(r[:width-1]), " ") + "…"
+	}
+	return s
 }
 
 func (a *app) printBackup(b domain.Backup) error {
 	if a.output == "json" {
-		return a.printJSON(b)
+		return a.printJSON(toBackupJSON(b))
 	}
 	tw := a.table()
 	row := func(k, v string) {

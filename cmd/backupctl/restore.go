@@ -13,6 +13,7 @@ import (
 
 	"github.com/backupd/backupd/internal/archive"
 	"github.com/backupd/backupd/internal/client"
+	"github.com/backupd/backupd/internal/domain"
 	"github.com/backupd/backupd/internal/restore"
 	"github.com/backupd/backupd/internal/source"
 )
@@ -27,8 +28,7 @@ func (a *app) newRestoreCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "restore ID (--to DIR | --to-dsn DSN)",
 		Short: "Download a backup's archive and restore it into a directory or a database",
-		Long: `Download a backup's archive (or reuse a verified copy already at --archive),
-then restore it:
+		Long: `Download a backup's archive, verify it, and restore it:
 
   --to DIR       unpack it into DIR: a files backup as its tree, a sqlite
                  backup as the database file, a command backup as "stdout",
@@ -41,6 +41,12 @@ then restore it:
                  The target must be empty unless --force is given (then the
                  dump's objects replace the ones of the same name).
                  A backup of several databases needs --database NAME.
+
+The download goes to a temporary directory (under $TMPDIR) that is
+removed afterwards, whether the restore succeeds, fails or is stopped
+with Ctrl-C. --archive PATH (a file, or a directory to put it in) keeps
+the archive there instead, and a later restore with the same --archive
+reuses it once it verifies.
 
 An archive encrypted with age (named .tar.zst.age) needs --identity FILE,
 an age identity file holding the private key of one of its recipients.`,
@@ -74,7 +80,16 @@ an age identity file holding the private key of one of its recipients.`,
 			if b, err := c.Backup(cmd.Context(), id); err == nil && strings.HasSuffix(b.Archive, archive.EncryptedSuffix) && len(ids) == 0 {
 				return usageErrorf("backup %d is encrypted with age (%s): pass --identity FILE with the private key of one of its recipients", id, b.Archive)
 			}
-			path, err := a.fetchArchive(cmd.Context(), c, id, f.archive)
+			dest := f.archive
+			if dest == "" {
+				tmp, err := os.MkdirTemp("", "backupctl-restore-")
+				if err != nil {
+					return fmt.Errorf("create a temporary directory for the download: %w", err)
+				}
+				defer os.RemoveAll(tmp)
+				dest = tmp + string(filepath.Separator)
+			}
+			path, err := a.fetchArchive(cmd.Context(), c, id, dest, f.archive == "")
 			if err != nil {
 				return err
 			}
@@ -88,22 +103,27 @@ an age identity file holding the private key of one of its recipients.`,
 	fl.StringVar(&f.to, "to", "", "directory to unpack the archive into")
 	fl.StringVar(&f.toDSN, "to-dsn", "", "database to load a database backup into (postgres://... or mysql://...)")
 	fl.StringVar(&f.database, "database", "", "which database of the backup to load with --to-dsn")
-	fl.StringVar(&f.archive, "archive", ".", "where the downloaded archive is kept (file or directory), and reused from")
+	fl.StringVar(&f.archive, "archive", "", "keep the downloaded archive here (file or directory) and reuse it from here; default: a temporary directory, removed afterwards")
 	fl.BoolVar(&f.force, "force", false, "load into a database that is not empty")
 	fl.StringVar(&f.identity, "identity", "", "age identity file, for an encrypted archive")
+	cmd.ValidArgsFunction = a.idArg(domain.StatusSucceeded)
+	cmd.MarkFlagDirname("to")
 	return cmd
 }
 
 // fetchArchive downloads the archive, or finds it already there and
-// verified, and returns its path.
-func (a *app) fetchArchive(ctx context.Context, c *client.Client, id int64, dest string) (string, error) {
+// verified, and returns its path; temp says dest is removed afterwards.
+func (a *app) fetchArchive(ctx context.Context, c *client.Client, id int64, dest string, temp bool) (string, error) {
 	res, err := c.Download(ctx, id, dest, client.DownloadOptions{})
 	if err != nil {
 		return "", err
 	}
-	if res.Reused {
+	switch {
+	case res.Reused:
 		fmt.Fprintf(a.stderr, "using %s, already here and verified\n", res.Path)
-	} else {
+	case temp:
+		fmt.Fprintf(a.stderr, "downloaded the archive (%s), sha256 verified; it is removed after the restore (--archive PATH keeps it)\n", humanBytes(res.Size))
+	default:
 		fmt.Fprintf(a.stderr, "downloaded %s (%s), sha256 verified\n", res.Path, humanBytes(res.Size))
 	}
 	return res.Path, nil

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/backupd/backupd/internal/client"
+	"github.com/backupd/backupd/internal/manpage"
 )
 
 const exitCodesHelp = `Exit codes:
@@ -16,7 +17,8 @@ const exitCodesHelp = `Exit codes:
      did not verify, or the server refused the request
   2  usage error
   3  cannot reach or authenticate to the server, or the token lacks the
-     scope the command needs`
+     scope the command needs
+  130, 143  stopped by SIGINT (Ctrl-C) or SIGTERM, after winding down`
 
 // app holds the global flags and where output goes.
 type app struct {
@@ -61,6 +63,7 @@ verifies their archives, and lists the catalog.
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
 	root.AddCommand(a.newSourcesCmd(), a.newRunCmd(), a.newStatusCmd(), a.newListCmd(),
 		a.newDownloadCmd(), a.newCancelCmd(), a.newTailCmd(), a.newRestoreCmd(), a.newVerifyCmd(), a.newEndpointsCmd(), a.newSyncCmd(), a.newHealthCmd())
+	root.AddCommand(manpage.Command(root))
 	return root
 }
 

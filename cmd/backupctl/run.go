@@ -26,11 +26,16 @@ func (a *app) newRunCmd() *cobra.Command {
 		Short: "Start a backup of SOURCE, optionally wait for it and download the archive",
 		Long: `Start a backup of SOURCE on the server.
 
-With --wait, follow it until it ends, showing the bytes read so far; the
+With --wait, follow it until it ends, showing the bytes read so far and
+the rate; when SOURCE has a succeeded backup, also how far along it is and
+the time left, estimated from that backup's size (marked "est."). The
 exit code is 1 if it failed or was canceled. --download PATH implies --wait,
-then downloads the archive to PATH (a file or a directory), resuming a
-partial file and verifying the SHA-256. If a backup of SOURCE is already
-running, --wait follows that one instead of failing.
+then downloads the archive to PATH (a file, or a directory to put it in),
+resuming a partial file and verifying the SHA-256. If a backup of SOURCE
+is already running, --wait follows that one instead of failing.
+
+Ctrl-C stops waiting (the backup goes on; backupctl cancel ID stops it)
+and exits 130.
 
 ` + exitCodesHelp,
 		Args: args(cobra.ExactArgs(1)),
@@ -57,6 +62,7 @@ running, --wait follows that one instead of failing.
 	cmd.Flags().BoolVarP(&wait, "wait", "w", false, "wait for the backup to end")
 	cmd.Flags().StringVarP(&dest, "download", "d", "", "download the archive to this file or directory (implies --wait)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "give up waiting after this long, e.g. 30m (the backup goes on)")
+	cmd.ValidArgsFunction = a.sourceArg
 	return cmd
 }
 
@@ -72,7 +78,7 @@ func (a *app) run(ctx context.Context, c *client.Client, source string, wait boo
 	}
 	if !wait {
 		if a.output == "json" {
-			return a.printJSON(b)
+			return a.printJSON(toBackupJSON(b))
 		}
 		a.printf("backup %d of %s queued; follow it with: backupctl status %d\n", b.ID, b.Source, b.ID)
 		return nil
@@ -80,44 +86,54 @@ func (a *app) run(ctx context.Context, c *client.Client, source string, wait boo
 	if b, err = a.follow(ctx, c, b); err != nil {
 		return err
 	}
-	if b.Status != domain.StatusSucceeded {
-		if a.output == "json" {
-			a.printJSON(b)
+	if a.output == "json" {
+		// The backup is the answer, with or without --download: what the
+		// download did goes to stderr, so the JSON keeps one shape.
+		if err := a.printJSON(toBackupJSON(b)); err != nil {
+			return err
 		}
+	}
+	if b.Status != domain.StatusSucceeded {
 		return fmt.Errorf("backup %d of %s %s: %s", b.ID, b.Source, b.Status, b.Error)
 	}
-	if a.output == "json" && dest == "" {
-		return a.printJSON(b)
+	if a.output != "json" {
+		a.printf("backup %d of %s succeeded: %s, sha256 %s\n", b.ID, b.Source, humanBytes(b.SizeBytes), b.SHA256)
 	}
-	a.printf("backup %d of %s succeeded: %s, sha256 %s\n", b.ID, b.Source, humanBytes(b.SizeBytes), b.SHA256)
 	if dest == "" {
 		return nil
 	}
 	return a.download(ctx, c, b.ID, dest)
 }
 
+// previousSize is the size of source's newest succeeded backup, 0 if it
+// has none (or the server cannot say): what run --wait estimates from.
+func previousSize(ctx context.Context, c *client.Client, source string, current int64) int64 {
+	list, _, err := c.Backups(ctx, domain.BackupFilter{Source: source, Status: domain.StatusSucceeded, Limit: 2})
+	if err != nil {
+		return 0
+	}
+	for _, b := range list {
+		if b.ID != current {
+			return b.SizeBytes
+		}
+	}
+	return 0
+}
+
 // follow polls the backup until it reaches a final status, showing its
 // progress on a terminal and its status changes elsewhere.
 func (a *app) follow(ctx context.Context, c *client.Client, b domain.Backup) (domain.Backup, error) {
-	bar := a.newBar(-1, fmt.Sprintf("backup %d of %s", b.ID, b.Source))
-	last := domain.Status("")
+	p := a.newBackupProgress(b, previousSize(ctx, c, b.Source, b.ID))
 	t := time.NewTicker(pollEvery)
 	defer t.Stop()
 	for {
-		if bar != nil {
-			bar.Set64(b.BytesDone)
-		} else if b.Status != last {
-			fmt.Fprintf(a.stderr, "backup %d of %s: %s\n", b.ID, b.Source, b.Status)
-		}
-		last = b.Status
+		p.update(b, time.Now())
 		if b.Status.Final() {
-			if bar != nil {
-				bar.Finish()
-			}
 			return b, nil
 		}
 		select {
 		case <-ctx.Done():
+			p.stop()
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				return b, fmt.Errorf("gave up waiting (--timeout); backup %d is still %s: backupctl status %d", b.ID, b.Status, b.ID)
 			}

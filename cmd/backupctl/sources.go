@@ -21,7 +21,7 @@ func (a *app) newSourcesCmd() *cobra.Command {
 				return err
 			}
 			if a.output == "json" {
-				return a.printJSON(list)
+				return a.printJSON(toSourcesJSON(list))
 			}
 			tw := a.table()
 			fmt.Fprintln(tw, "NAME\tKIND\tSCHEDULE\tNEXT\tLAST\tSTATUS\tWHEN\tRETENTION")

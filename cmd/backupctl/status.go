@@ -10,9 +10,10 @@ import (
 
 func (a *app) newStatusCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "status ID",
-		Short: "Show one backup",
-		Args:  args(cobra.ExactArgs(1)),
+		Use:               "status ID",
+		Short:             "Show one backup",
+		Args:              args(cobra.ExactArgs(1)),
+		ValidArgsFunction: a.idArg(),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			id, c, err := a.idClient(argv[0])
 			if err != nil {

@@ -75,7 +75,7 @@ cannot be reached, which stops the sync (run it again to resume).`,
 				return err
 			}
 			if a.output == "json" {
-				if err := a.printJSON(res); err != nil {
+				if err := a.printJSON(toSyncJSON(res)); err != nil {
 					return err
 				}
 			} else {
@@ -90,6 +90,10 @@ cannot be reached, which stops the sync (run it again to resume).`,
 	}
 	cmd.Flags().StringSliceVar(&opt.Sources, "source", nil, "only these sources (repeat, or separate with commas)")
 	cmd.Flags().BoolVar(&opt.VerifyExisting, "verify-existing", false, "re-read archives already in DIR and replace any that does not verify")
+	cmd.RegisterFlagCompletionFunc("source", a.sourceFlag)
+	cmd.ValidArgsFunction = func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		return nil, cobra.ShellCompDirectiveFilterDirs
+	}
 	return cmd
 }
 

@@ -64,12 +64,14 @@ running backups are live only and not stored; --progress shows them.`,
 	cmd.Flags().StringSliceVar(&sources, "source", nil, "only these sources (repeat or comma-separate)")
 	cmd.Flags().StringSliceVar(&types, "type", nil, "only these event types, e.g. backup.failed")
 	cmd.Flags().BoolVar(&progress, "progress", false, "also print progress ticks of running backups")
+	cmd.RegisterFlagCompletionFunc("source", a.sourceFlag)
+	cmd.RegisterFlagCompletionFunc("type", fixed(domain.EventTypes...))
 	return cmd
 }
 
 func (a *app) printEvent(ev domain.Event) error {
 	if a.output == "json" {
-		return json.NewEncoder(a.stdout).Encode(ev)
+		return json.NewEncoder(a.stdout).Encode(toEventJSON(ev))
 	}
 	id := fmt.Sprint(ev.ID)
 	if ev.Ephemeral {

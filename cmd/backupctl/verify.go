@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/backupd/backupd/internal/domain"
 )
 
 func (a *app) newVerifyCmd() *cobra.Command {
@@ -16,7 +18,8 @@ checked against the manifest (file hashes, row counts per table, SQLite's
 integrity check) and removed. The outcome is recorded on the backup.
 
 Exits 1 if the drill fails; the reason is printed and kept as verify_error.`,
-		Args: args(cobra.ExactArgs(1)),
+		Args:              args(cobra.ExactArgs(1)),
+		ValidArgsFunction: a.idArg(domain.StatusSucceeded),
 		RunE: func(cmd *cobra.Command, argv []string) error {
 			id, c, err := a.idClient(argv[0])
 			if err != nil {

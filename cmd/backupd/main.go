@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/backupd/backupd/internal/manpage"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -42,6 +44,7 @@ func newRootCmd(hup <-chan os.Signal) *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServeCmd(hup), newMigrateCmd(), newConfigCmd(), newVersionCmd())
+	root.AddCommand(manpage.Command(root))
 	return root
 }
 

@@ -38,7 +38,7 @@ func TestConfigCheck(t *testing.T) {
 	}
 	bad := writeConfig(t, "sources:\n  docs:\n    kind: files\n    path: /tmp\n    exclude: [a]\n    paht: /x\n")
 	_, err = runCmd(t, "config", "check", "--config", bad)
-	if err == nil || !strings.Contains(err.Error(), "line 6: field paht not found") {
+	if err == nil || !strings.Contains(err.Error(), `sources.docs (line 6): unknown key "paht"; did you mean "path"?`) {
 		t.Fatalf("unknown key: %v", err)
 	}
 	missing := filepath.Join(t.TempDir(), "backupd.yaml")
@@ -177,7 +177,7 @@ func TestOneValidation(t *testing.T) {
 		{"token with a space", "auth:\n  tokens: [\"0123456789 abcdefghij\"]\n", "auth.tokens[0]"},
 		{"unknown scope", "auth:\n  tokens:\n    - {name: a, token: 0123456789abcdefghij, scopes: [write]}\n", "auth.tokens[0].scopes[0]"},
 		{"scoped token without scopes", "auth:\n  tokens:\n    - {name: a, token: 0123456789abcdefghij}\n", "auth.tokens[0].scopes"},
-		{"misspelt scopes key", "auth:\n  tokens:\n    - {name: a, token: 0123456789abcdefghij, scope: [read]}\n", "field scope not found"},
+		{"misspelt scopes key", "auth:\n  tokens:\n    - {name: a, token: 0123456789abcdefghij, scope: [read]}\n", `auth.tokens[0] (line 3): unknown key "scope"; did you mean "scopes"?`},
 		{"same token twice", "auth:\n  tokens: [0123456789abcdefghij, 0123456789abcdefghij]\n", "the same token as auth.tokens[0]"},
 		{"origin without scheme", "websocket:\n  allowed_origins: [ops.example.com]\n", "websocket.allowed_origins[0]"},
 		{"missing certificate", "tls:\n  cert_file: /nonexistent/cert.pem\n  key_file: /nonexistent/key.pem\n", "tls.cert_file"},

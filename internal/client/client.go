@@ -62,15 +62,6 @@ func (e *APIError) Error() string {
 	return e.Detail
 }
 
-// UnreachableError means no HTTP answer came back: wrong address, server
-// down, TLS trouble.
-type UnreachableError struct{ Err error }
-
-func (e *UnreachableError) Error() string {
-	return fmt.Sprintf("cannot reach the server: %v", e.Err)
-}
-func (e *UnreachableError) Unwrap() error { return e.Err }
-
 // IsUnauthorized reports whether err is the server refusing our token:
 // not valid (401), or without the scope the request needs (403).
 func IsUnauthorized(err error) bool {
@@ -111,7 +102,7 @@ func (c *Client) do(req *http.Request, out any) (*http.Response, error) {
 		if req.Context().Err() != nil {
 			return nil, req.Context().Err()
 		}
-		return nil, &UnreachableError{Err: err}
+		return nil, c.unreachable(err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		defer resp.Body.Close()
@@ -122,7 +113,7 @@ func (c *Client) do(req *http.Request, out any) (*http.Response, error) {
 	}
 	defer resp.Body.Close()
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return resp, fmt.Errorf("decode %s answer: %w", req.URL.Path, err)
+		return resp, fmt.Errorf("the answer from %s is not what backupd sends (is that a backupd of this version?): %w", c.base, err)
 	}
 	return resp, nil
 }

@@ -160,7 +160,7 @@ func (c *Client) fetch(ctx context.Context, id int64, b domain.Backup, f *os.Fil
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return &UnreachableError{Err: fmt.Errorf("download cut off: %w (run it again to resume)", err)}
+		return c.unreachable(fmt.Errorf("download cut off: %w (run it again to resume)", err))
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write download: %w", err)

@@ -153,9 +153,9 @@ func (c *Client) dialWS(ctx context.Context) (*websocket.Conn, error) {
 		}
 		var badCert *tls.CertificateVerificationError
 		if errors.As(err, &badCert) { // no retry makes it trusted
-			return nil, &fatalTailError{&UnreachableError{Err: err}}
+			return nil, &fatalTailError{c.unreachable(err)}
 		}
-		return nil, &UnreachableError{Err: err}
+		return nil, c.unreachable(err)
 	}
 	conn.SetReadLimit(4 << 20)
 	return conn, nil

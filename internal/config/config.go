@@ -1,6 +1,8 @@
 // Package config reads backupd's YAML configuration: defaults first, then the
-// file (strict: an unknown key is an error naming the key and its line), with
-// ${VAR} expanded from the environment before parsing.
+// file (strict: an unknown key is an error naming the key, its line and the
+// nearest known key; a value of the wrong type names the key, its line and
+// what was expected), with ${VAR} expanded from the environment before
+// parsing.
 package config
 
 import (
@@ -287,6 +289,16 @@ func Parse(r io.Reader, cfg *Config) error {
 	}
 	expanded, err := expandEnv(raw)
 	if err != nil {
+		return err
+	}
+	// The document is checked as a tree first, for errors that name the
+	// key, its line and what it should look like; the strict decode after
+	// it is the backstop (duplicate keys, anything the walk lets by).
+	var doc yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(expanded)).Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("parse config: %w", err)
+	}
+	if err := checkNode(&doc); err != nil {
 		return err
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(expanded))
