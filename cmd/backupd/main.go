@@ -11,12 +11,16 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/backupd/backupd/internal/buildinfo"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
+// version is set at build time with -ldflags "-X main.version=..."; if
+// it was not, main puts the module version of a go install'd binary here.
 var version = "dev"
 
 func main() {
+	version = buildinfo.Version(version)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	// SIGHUP's default action ends the process at once: a closed terminal
@@ -38,9 +42,11 @@ func newRootCmd(hup <-chan os.Signal) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "backupd",
 		Short:         "Backup orchestration daemon",
+		Version:       version, // --version, as the version command prints it
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("backupd {{.Version}}\n")
 	root.AddCommand(newServeCmd(hup), newMigrateCmd(), newConfigCmd(), newVersionCmd())
 	return root
 }
