@@ -12,9 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"github.com/backupd/backupd/internal/buildinfo"
 )
 
 func main() {
+	version = buildinfo.Version(version)
 	ctx, stopped := withSignals(context.Background())
 	app := &app{stdout: os.Stdout, stderr: os.Stderr}
 	root := app.newRootCmd()

@@ -41,6 +41,7 @@ func (a *app) newRootCmd() *cobra.Command {
 verifies their archives, and lists the catalog.
 
 ` + exitCodesHelp,
+		Version:       version, // --version: this client's; the version command adds the server's
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -52,6 +53,7 @@ verifies their archives, and lists the catalog.
 			return nil
 		},
 	}
+	root.SetVersionTemplate("backupctl {{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErrorf("%v", err) })
 	pf := root.PersistentFlags()
 	// No default here is read from the environment: cobra prints
@@ -62,7 +64,7 @@ verifies their archives, and lists the catalog.
 	pf.StringVar(&a.cacert, "cacert", "", "PEM file of CA certificates to trust for an https server, besides the system's (default $BACKUPD_CACERT)")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
 	root.AddCommand(a.newSourcesCmd(), a.newRunCmd(), a.newStatusCmd(), a.newListCmd(),
-		a.newDownloadCmd(), a.newCancelCmd(), a.newTailCmd(), a.newRestoreCmd(), a.newVerifyCmd(), a.newEndpointsCmd(), a.newSyncCmd(), a.newHealthCmd())
+		a.newDownloadCmd(), a.newCancelCmd(), a.newTailCmd(), a.newRestoreCmd(), a.newVerifyCmd(), a.newEndpointsCmd(), a.newSyncCmd(), a.newHealthCmd(), a.newVersionCmd())
 	root.AddCommand(manpage.Command(root))
 	return root
 }

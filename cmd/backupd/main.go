@@ -12,13 +12,16 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/backupd/backupd/internal/buildinfo"
 	"github.com/backupd/backupd/internal/manpage"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
+// version is set at build time with -ldflags "-X main.version=..."; if
+// it was not, main puts the module version of a go install'd binary here.
 var version = "dev"
 
 func main() {
+	version = buildinfo.Version(version)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	// SIGHUP's default action ends the process at once: a closed terminal
@@ -40,9 +43,11 @@ func newRootCmd(hup <-chan os.Signal) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "backupd",
 		Short:         "Backup orchestration daemon",
+		Version:       version, // --version, as the version command prints it
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("backupd {{.Version}}\n")
 	root.AddCommand(newServeCmd(hup), newMigrateCmd(), newConfigCmd(), newVersionCmd())
 	root.AddCommand(manpage.Command(root))
 	return root

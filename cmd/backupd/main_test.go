@@ -72,6 +72,10 @@ func TestVersion(t *testing.T) {
 	if err != nil || !strings.HasPrefix(out, "backupd ") {
 		t.Fatalf("version: %q %v", out, err)
 	}
+	// --version says the same.
+	if flag, err := runCmd(t, "--version"); err != nil || flag != out {
+		t.Fatalf("--version: %q %v, want %q", flag, err, out)
+	}
 }
 
 func TestConfigCheckReadsIdentityFile(t *testing.T) {

@@ -84,11 +84,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 		return err
 	}
 	defer db.Close()
-	lastSuccess := catalog.Collector{DB: db}
-	if err := prometheus.Register(lastSuccess); err != nil {
+	// The collector knows every configured source, so that one that never
+	// succeeded has a last-success time (0) for staleness alerts to see.
+	catalogMetrics := catalog.Collector{DB: db, Sources: specNames(specs)}
+	if err := prometheus.Register(catalogMetrics); err != nil {
 		return fmt.Errorf("register catalog metrics: %w", err)
 	}
-	defer prometheus.Unregister(lastSuccess)
+	defer prometheus.Unregister(catalogMetrics)
 	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return err

@@ -86,6 +86,16 @@ func buildSources(cfg config.Config) ([]runner.Spec, error) {
 	return specs, nil
 }
 
+// specNames are the names of specs: the configured sources and the
+// built-in catalog source.
+func specNames(specs []runner.Spec) []string {
+	out := make([]string, len(specs))
+	for i, s := range specs {
+		out[i] = s.Name
+	}
+	return out
+}
+
 func sourceInfos(cfg config.Config, specs []runner.Spec) []domain.SourceInfo {
 	out := make([]domain.SourceInfo, 0, len(specs))
 	for _, s := range specs {

@@ -2,96 +2,98 @@ package catalog
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // SourceStats is what the catalog knows of one source, for metrics.
 type SourceStats struct {
 	// LastSuccess is when the newest succeeded backup (run here or
 	// reported by webhook) finished, or for a report without finished_at,
-	// was received. LastSize is that backup's size.
+	// was received; zero if none succeeded. LastSize is that backup's size.
 	LastSuccess time.Time
 	LastSize    int64
+	// LastAttempt is when the newest succeeded or failed backup ended,
+	// and LastAttemptOK whether it succeeded; zero and false if none has
+	// ended. Canceled backups are not attempts: a person stopped them,
+	// the source did not fail.
+	LastAttempt   time.Time
+	LastAttemptOK bool
 	// Archives and ArchiveBytes count the archives this daemon stores
 	// (succeeded, local, not yet expired by retention).
 	Archives     int64
 	ArchiveBytes int64
 }
 
-// Stats returns SourceStats for every source with a succeeded backup, in
-// one pass over the succeeded backups.
+// Stats returns SourceStats for every source with a succeeded or failed
+// backup, read in one read transaction so that the two passes agree.
 func (db *DB) Stats(ctx context.Context) (map[string]*SourceStats, error) {
+	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("source stats: %w", err)
+	}
+	defer tx.Rollback()
+	out := map[string]*SourceStats{}
+	if err := successStats(ctx, tx, out); err != nil {
+		return nil, err
+	}
+	if err := attemptStats(ctx, tx, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// successStats fills in the last success and the archives stored, in one
+// pass over the succeeded backups.
+func successStats(ctx context.Context, tx *sql.Tx, out map[string]*SourceStats) error {
 	// Our time layout is fixed-width, so max() of the text is the latest;
 	// size_bytes, a bare column beside the one max(), is SQLite's value
 	// from that same row.
-	rows, err := db.read.QueryContext(ctx, `SELECT source, max(coalesce(finished_at, created_at)), size_bytes,
+	rows, err := tx.QueryContext(ctx, `SELECT source, max(coalesce(finished_at, created_at)), size_bytes,
 			count(CASE WHEN origin = 'local' AND archive != '' THEN 1 END),
 			coalesce(sum(CASE WHEN origin = 'local' AND archive != '' THEN size_bytes END), 0)
 		FROM backups WHERE status = 'succeeded' GROUP BY source`)
 	if err != nil {
-		return nil, fmt.Errorf("source stats: %w", err)
+		return fmt.Errorf("source stats: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]*SourceStats{}
 	for rows.Next() {
 		var source, at string
-		var st SourceStats
+		st := &SourceStats{}
 		if err := rows.Scan(&source, &at, &st.LastSize, &st.Archives, &st.ArchiveBytes); err != nil {
-			return nil, fmt.Errorf("scan source stats: %w", err)
+			return fmt.Errorf("scan source stats: %w", err)
 		}
 		if st.LastSuccess, err = parseTime(at); err != nil {
-			return nil, err
+			return err
 		}
-		out[source] = &st
+		out[source] = st
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
-var (
-	lastSuccessDesc = prometheus.NewDesc("backupd_last_success_timestamp_seconds",
-		"When the newest succeeded backup of each source finished (Unix time), local or reported; "+
-			"read from the catalog at each scrape, so it survives restarts. Alert on time() minus this.",
-		[]string{"source"}, nil)
-	lastSizeDesc = prometheus.NewDesc("backupd_last_success_size_bytes",
-		"Size of the newest succeeded backup of each source (its archive, or as reported). "+
-			"A sudden drop against its own past (an empty dump) is worth an alert.",
-		[]string{"source"}, nil)
-	archivesDesc = prometheus.NewDesc("backupd_archives",
-		"Archives this daemon stores per source (succeeded, not expired by retention).",
-		[]string{"source"}, nil)
-	archiveBytesDesc = prometheus.NewDesc("backupd_archive_bytes",
-		"Bytes of the archives this daemon stores per source.",
-		[]string{"source"}, nil)
-)
-
-// Collector exports what the catalog knows at scrape time, per source:
-// the time and size of the last success, and the archives stored.
-type Collector struct{ DB *DB }
-
-// Describe implements prometheus.Collector.
-func (c Collector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- lastSuccessDesc
-	ch <- lastSizeDesc
-	ch <- archivesDesc
-	ch <- archiveBytesDesc
-}
-
-// Collect implements prometheus.Collector.
-func (c Collector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	stats, err := c.DB.Stats(ctx)
+// attemptStats fills in the newest backup that ended, succeeded or failed.
+func attemptStats(ctx context.Context, tx *sql.Tx, out map[string]*SourceStats) error {
+	rows, err := tx.QueryContext(ctx, `SELECT source, max(coalesce(finished_at, created_at)), status
+		FROM backups WHERE status IN ('succeeded', 'failed') GROUP BY source`)
 	if err != nil {
-		ch <- prometheus.NewInvalidMetric(lastSuccessDesc, err)
-		return
+		return fmt.Errorf("source attempt stats: %w", err)
 	}
-	for source, s := range stats {
-		ch <- prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, float64(s.LastSuccess.UnixNano())/1e9, source)
-		ch <- prometheus.MustNewConstMetric(lastSizeDesc, prometheus.GaugeValue, float64(s.LastSize), source)
-		ch <- prometheus.MustNewConstMetric(archivesDesc, prometheus.GaugeValue, float64(s.Archives), source)
-		ch <- prometheus.MustNewConstMetric(archiveBytesDesc, prometheus.GaugeValue, float64(s.ArchiveBytes), source)
+	defer rows.Close()
+	for rows.Next() {
+		var source, at, status string
+		if err := rows.Scan(&source, &at, &status); err != nil {
+			return fmt.Errorf("scan source attempt stats: %w", err)
+		}
+		st := out[source]
+		if st == nil {
+			st = &SourceStats{}
+			out[source] = st
+		}
+		if st.LastAttempt, err = parseTime(at); err != nil {
+			return err
+		}
+		st.LastAttemptOK = status == "succeeded"
 	}
+	return rows.Err()
 }

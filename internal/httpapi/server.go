@@ -113,14 +113,18 @@ func (s *Server) Handler() http.Handler {
 		WriteError(w, r, s.log, domain.Errorf(domain.EMETHOD, "method %s is not allowed on %s", r.Method, r.URL.Path))
 	})
 	r.Get("/healthz", s.handleHealth)
-	r.With(s.require(domain.ScopeRead, false)).Handle("/metrics", promhttp.Handler())
+	// GET only, like every route, so that the OpenAPI document can say
+	// what each method does (a WebSocket upgrade is a GET too).
+	r.With(s.require(domain.ScopeRead, false)).Method(http.MethodGet, "/metrics", promhttp.Handler())
 	r.Route("/api/v1", func(r chi.Router) {
 		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 			WriteError(w, r, s.log, domain.Errorf(domain.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
 		})
 		if s.Hub != nil {
-			r.With(s.require(domain.ScopeRead, true)).Handle("/ws", s.Hub)
+			r.With(s.require(domain.ScopeRead, true)).Method(http.MethodGet, "/ws", s.Hub)
 		}
+		// The API's description is open (openapi.go says why).
+		r.Get("/openapi.json", handleOpenAPI)
 		// A download link (link.go) stands in for the token here only.
 		r.With(s.requireTokenOrLink).Get("/backups/{id}/archive", s.handleArchiveDownload)
 		scoped := func(scope string) chi.Router { return r.With(s.require(scope, false), s.requireJSON) }
