@@ -1,9 +1,11 @@
 package hub
 
 import (
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/gorilla/websocket"
@@ -21,6 +23,11 @@ type client struct {
 	// queue is the bounded queue between the hub and the write pump; it is
 	// never closed, only abandoned.
 	queue chan outgoing
+	// queued is the bytes of the frames queued for c and not yet written
+	// or dropped, those a worker handed to the pump included: what
+	// Options.QueueBytes bounds. A frame shared with other clients counts
+	// for each of them.
+	queued atomic.Int64
 	// closeNow is closed once (by kickLocked) to make the write pump send
 	// closeCode/closeReason at once, ahead of whatever is queued.
 	closeNow chan struct{}
@@ -44,7 +51,8 @@ type client struct {
 	closing     bool // kicked, or a close frame is queued
 	closeCode   int
 	closeReason string
-	announced   bool // socket_disconnect already sent for it
+	slowWhy     string // for a slow-consumer close: which bound it passed
+	announced   bool   // socket_disconnect already sent for it
 
 	// Set at hello, before the replay is queued; read-only afterwards.
 	sources map[string]bool
@@ -136,18 +144,38 @@ func (h *Hub) removeLocked(c *client) {
 	}
 }
 
-// enqueueLocked puts m on c's queue or, if the queue is full, closes c as a
-// slow consumer. It never waits.
+// enqueueLocked puts m on c's queue or, if the queue is full in messages
+// or in bytes, closes c as a slow consumer. It never waits. A frame larger
+// than the whole byte budget is still queued for a client that has nothing
+// else queued, or no client could ever get it.
 func (h *Hub) enqueueLocked(c *client, m outgoing) {
 	if c.closing {
 		return
 	}
+	var size int64
+	if m.message != nil {
+		size = int64(len(m.frame))
+		if q := c.queued.Load(); q > 0 && q+size > h.opt.QueueBytes {
+			h.kickSlowLocked(c, fmt.Sprintf("more than %d bytes queued", h.opt.QueueBytes))
+			return
+		}
+	}
 	select {
 	case c.queue <- m:
+		c.queued.Add(size)
 		h.scheduleLocked(c)
 	default:
-		h.kickLocked(c, CloseSlowConsumer, "")
+		h.kickSlowLocked(c, fmt.Sprintf("more than %d messages queued", cap(c.queue)))
 	}
+}
+
+// kickSlowLocked closes c as a slow consumer; why names the bound it passed.
+func (h *Hub) kickSlowLocked(c *client, why string) {
+	if c.closing {
+		return
+	}
+	c.slowWhy = why
+	h.kickLocked(c, CloseSlowConsumer, "")
 }
 
 // enqueue is enqueueLocked for the read pump.
@@ -166,11 +194,29 @@ func (h *Hub) kickLocked(c *client, code int, reason string) {
 	c.closing, c.closeCode, c.closeReason = true, code, reason
 	h.removeLocked(c)
 	close(c.closeNow)
+	c.dropQueued()
 	if code == CloseSlowConsumer {
 		wsSlowDisconnects.Inc()
-		c.log.Warn("slow consumer disconnected", "queue", cap(c.queue))
+		c.log.Warn("slow consumer disconnected", "bound", c.slowWhy, "queued_bytes", c.queued.Load())
 		if h.testHookKick != nil {
 			h.testHookKick(c)
+		}
+	}
+}
+
+// dropQueued lets go of what is queued for a kicked client: the close frame
+// goes ahead of it, so none of it will be sent, and the frames can be
+// collected while the pump is still busy with the peer. A worker that owns
+// c may be taking items at the same time; each item goes to one of them.
+func (c *client) dropQueued() {
+	for {
+		select {
+		case m := <-c.queue:
+			if m.message != nil {
+				c.queued.Add(-int64(len(m.frame)))
+			}
+		default:
+			return
 		}
 	}
 }

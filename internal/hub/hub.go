@@ -36,7 +36,12 @@ type lastEventIDer interface {
 
 // Options tune a Hub. Zero values take the defaults.
 type Options struct {
-	QueueSize      int           // per-client bounded queue (default 256)
+	QueueSize int // per-client bounded queue, in messages (default 256)
+	// QueueBytes bounds the bytes of the frames queued for one client and
+	// not yet written (default 4 MiB). A frame shared by many clients
+	// counts for each; a single frame above the bound is still sent to a
+	// client with nothing else queued.
+	QueueBytes     int64
 	AllowedOrigins []string      // besides same-host; empty Origin header (non-browser) is allowed
 	PingInterval   time.Duration // server ping (default 25s); pong wait = 2x
 	Logger         *slog.Logger
@@ -45,6 +50,7 @@ type Options struct {
 // Defaults and fixed limits.
 const (
 	DefaultQueueSize    = 256
+	DefaultQueueBytes   = 4 << 20
 	DefaultPingInterval = 25 * time.Second
 	readLimit           = 64 << 10
 	writeWait           = 10 * time.Second
@@ -90,6 +96,9 @@ type Hub struct {
 func New(store EventStore, opt Options) *Hub {
 	if opt.QueueSize <= 0 {
 		opt.QueueSize = DefaultQueueSize
+	}
+	if opt.QueueBytes <= 0 {
+		opt.QueueBytes = DefaultQueueBytes
 	}
 	if opt.PingInterval <= 0 {
 		opt.PingInterval = DefaultPingInterval

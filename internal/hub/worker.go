@@ -2,6 +2,7 @@ package hub
 
 import (
 	"errors"
+	"net"
 	"os"
 	"syscall"
 	"time"
@@ -33,10 +34,14 @@ const (
 
 // handoff is what a worker passes to the pump along with the client.
 type handoff struct {
-	item   *outgoing // an item only the pump handles
-	rest   []byte    // the unwritten end of a batch (it may end mid-frame)
-	last   int64     // the newest stored event id in rest
-	failed bool      // the connection is broken
+	item *outgoing // an item only the pump handles
+	// rest is the unwritten end of a batch; it may start mid-frame. It
+	// refers to the shared frames, never to a copy: a thousand stalled
+	// clients then hold one copy of an event, not a thousand.
+	rest   net.Buffers
+	bytes  int64 // queued bytes the batch took (see client.queued)
+	last   int64 // the newest stored event id in rest
+	failed bool  // the connection is broken
 }
 
 // scheduleLocked is called after queueing for c (under h.mu).
@@ -86,7 +91,7 @@ func (h *Hub) worker() {
 	defer h.workers.Done()
 	var (
 		grab []*client
-		buf  []byte
+		sc   scratch
 	)
 	for {
 		h.readyMu.Lock()
@@ -105,45 +110,54 @@ func (h *Hub) worker() {
 		}
 		h.readyMu.Unlock()
 		for i, c := range grab {
-			buf = c.serve(buf)
+			c.serve(&sc)
 			grab[i] = nil
 		}
 	}
 }
 
+// scratch is a worker's reusable buffers.
+type scratch struct {
+	buf    []byte   // the frames of a batch gathered for one write
+	frames [][]byte // the same frames, as they are shared
+}
+
 // serve writes what is queued for c, which the calling worker owns, and
-// then releases c or hands it to its pump. buf is the worker's scratch.
-func (c *client) serve(buf []byte) []byte {
+// then releases c or hands it to its pump.
+func (c *client) serve(sc *scratch) {
 	for {
 		// The usual case is one frame: it is written as it is; more are
-		// gathered into buf for one write.
+		// gathered into sc.buf for one write.
 		var (
 			out     []byte
+			taken   int64
 			special outgoing
 			stop    bool
 			last    = c.lastID
 		)
-		buf = buf[:0]
+		sc.buf, sc.frames = sc.buf[:0], sc.frames[:0]
 	collect:
 		for len(out) < maxBatchBytes {
 			select {
 			case m := <-c.queue:
-				switch {
-				case m.ctl != nil:
+				if m.ctl != nil {
 					special, stop = m, true
 					break collect
-				case m.id != 0 && m.id <= last:
+				}
+				taken += int64(len(m.frame))
+				if m.id != 0 && m.id <= last {
 					continue // already sent by the replay
 				}
+				sc.frames = append(sc.frames, m.frame)
 				switch {
 				case out == nil:
 					out = m.frame
-				case len(buf) == 0:
-					buf = append(append(buf, out...), m.frame...)
-					out = buf
+				case len(sc.buf) == 0:
+					sc.buf = append(append(sc.buf, out...), m.frame...)
+					out = sc.buf
 				default:
-					buf = append(buf, m.frame...)
-					out = buf
+					sc.buf = append(sc.buf, m.frame...)
+					out = sc.buf
 				}
 				if m.id != 0 {
 					last = m.id
@@ -156,34 +170,61 @@ func (c *client) serve(buf []byte) []byte {
 		case <-c.closeNow:
 			// A kick wins over what was taken: lastID stays the last event
 			// really sent, and the pump writes the close frame.
+			c.queued.Add(-taken)
+			sc.clear()
 			c.release()
-			return buf
+			return
 		default:
 		}
 		if len(out) > 0 {
 			n, err := c.writeNow(out)
 			if err != nil {
+				c.queued.Add(-taken)
+				sc.clear()
 				c.toPump(handoff{failed: true})
-				return buf
+				return
 			}
 			if n < len(out) {
-				h := handoff{rest: append([]byte(nil), out[n:]...), last: last}
+				h := handoff{rest: restOf(sc.frames, n), bytes: taken, last: last}
 				if stop {
 					h.item = &special
 				}
+				sc.clear()
 				c.toPump(h)
-				return buf
+				return
 			}
 			c.lastID = last
 		}
+		c.queued.Add(-taken)
+		sc.clear()
 		if stop {
 			c.toPump(handoff{item: &special})
-			return buf
+			return
 		}
 		if c.releaseIfEmpty() {
-			return buf
+			return
 		}
 	}
+}
+
+// clear drops the worker's references to the frames of the last batch.
+func (sc *scratch) clear() {
+	clear(sc.frames)
+	sc.frames = sc.frames[:0]
+}
+
+// restOf returns what is left of frames once n bytes of them are written.
+func restOf(frames [][]byte, n int) net.Buffers {
+	for len(frames) > 0 && n >= len(frames[0]) {
+		n -= len(frames[0])
+		frames = frames[1:]
+	}
+	rest := make(net.Buffers, len(frames))
+	copy(rest, frames)
+	if len(rest) > 0 {
+		rest[0] = rest[0][n:]
+	}
+	return rest
 }
 
 // writeNow writes as much of b as the socket takes now, without waiting.
