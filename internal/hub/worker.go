@@ -50,9 +50,16 @@ func (h *Hub) scheduleLocked(c *client) {
 	sched := c.owner == ownerNone
 	if sched {
 		c.owner = ownerWorker
+		if c.raw == nil {
+			c.owner = ownerPump
+		}
 	}
 	c.wmu.Unlock()
 	if !sched {
+		return
+	}
+	if c.raw == nil {
+		c.wakePump()
 		return
 	}
 	if h.batching {
@@ -296,6 +303,19 @@ func (c *client) toPump(m handoff) {
 	c.handoff <- m // buffered, and only one handoff is ever pending
 }
 
+// wakePump makes the pump, which now owns the write side, write what is
+// queued. A worker cannot write without waiting to a connection that is
+// not a socket (a TLS connection: a write that times out breaks it for
+// good), so such a client goes to its pump at once rather than through a
+// worker that could only hand it over. If a handoff is already pending,
+// it makes the pump drain the queue anyway.
+func (c *client) wakePump() {
+	select {
+	case c.handoff <- handoff{}:
+	default:
+	}
+}
+
 // acquire makes the pump the owner of the write side, waiting for a worker
 // that is writing (which never waits on the peer) to finish.
 func (c *client) acquire() {
@@ -308,16 +328,23 @@ func (c *client) acquire() {
 }
 
 // giveBack returns the write side to the workers, or to nobody if the
-// queue is empty.
+// queue is empty. A client that is not a socket (TLS) stays with its pump.
 func (c *client) giveBack() {
 	c.wmu.Lock()
 	sched := len(c.queue) > 0
-	if sched {
+	switch {
+	case sched && c.raw == nil:
+		c.owner = ownerPump
+	case sched:
 		c.owner = ownerWorker
-	} else {
+	default:
 		c.owner = ownerNone
 	}
 	c.wmu.Unlock()
+	if sched && c.raw == nil {
+		c.wakePump()
+		return
+	}
 	if sched {
 		h := c.h
 		h.readyMu.Lock()
