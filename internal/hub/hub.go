@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -41,7 +42,12 @@ type Options struct {
 	// not yet written (default 4 MiB). A frame shared by many clients
 	// counts for each; a single frame above the bound is still sent to a
 	// client with nothing else queued.
-	QueueBytes     int64
+	QueueBytes int64
+	// TotalBytes bounds, across all clients, the bytes replays hold: pages
+	// read from the store and their encoding, one copy per replaying
+	// client (default 64 MiB; see budget.go for what it leaves out, and
+	// why).
+	TotalBytes     int64
 	AllowedOrigins []string      // besides same-host; empty Origin header (non-browser) is allowed
 	PingInterval   time.Duration // server ping (default 25s); pong wait = 2x
 	Logger         *slog.Logger
@@ -51,6 +57,7 @@ type Options struct {
 const (
 	DefaultQueueSize    = 256
 	DefaultQueueBytes   = 4 << 20
+	DefaultTotalBytes   = 64 << 20
 	DefaultPingInterval = 25 * time.Second
 	readLimit           = 64 << 10
 	writeWait           = 10 * time.Second
@@ -70,6 +77,11 @@ type Hub struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+
+	// replay bounds the bytes replays hold (budget.go); largestEvent is
+	// the size of the largest event seen, for the first page of a replay.
+	replay       *replayBudget
+	largestEvent atomic.Int64
 
 	mu      sync.Mutex
 	clients map[*client]struct{}
@@ -100,6 +112,9 @@ func New(store EventStore, opt Options) *Hub {
 	if opt.QueueBytes <= 0 {
 		opt.QueueBytes = DefaultQueueBytes
 	}
+	if opt.TotalBytes <= 0 {
+		opt.TotalBytes = DefaultTotalBytes
+	}
 	if opt.PingInterval <= 0 {
 		opt.PingInterval = DefaultPingInterval
 	}
@@ -111,6 +126,7 @@ func New(store EventStore, opt Options) *Hub {
 		opt:     opt,
 		log:     opt.Logger.With("component", "hub"),
 		clients: make(map[*client]struct{}),
+		replay:  newReplayBudget(opt.TotalBytes),
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.readyCond = sync.NewCond(&h.readyMu)
@@ -136,6 +152,7 @@ func New(store EventStore, opt Options) *Hub {
 // by one goroutine in increasing id order, and never blocks on a client.
 func (h *Hub) Publish(ev domain.Event) {
 	ev.Ephemeral = false
+	h.noteEventSize(eventBytes(len(ev.Data)))
 	p1, p2 := h.prepare(ev)
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -174,6 +191,16 @@ func (h *Hub) fanOutLocked(ev domain.Event, m1, m2 outgoing) {
 			h.enqueueLocked(c, m1)
 		case c.live && (ev.Ephemeral || ev.ID > c.joinHead) && c.match(ev):
 			h.enqueueLocked(c, m2)
+		}
+	}
+}
+
+// noteEventSize keeps the size of the largest event seen.
+func (h *Hub) noteEventSize(n int64) {
+	for {
+		cur := h.largestEvent.Load()
+		if n <= cur || h.largestEvent.CompareAndSwap(cur, n) {
+			return
 		}
 	}
 }

@@ -57,14 +57,30 @@ func (c *client) replayAndJoin(since int64, ticker *time.Ticker) bool {
 // replayRange sends the stored events with ids in (after, upTo], or all
 // after it when upTo is 0 (a store that cannot tell its head, before any
 // Publish), and returns the last id it read.
+//
+// A page is bounded in bytes as well as in events: the first asks for as
+// many events as would fill replayPageBytes at the largest size the hub
+// has seen, each later one as many as the largest event of the page before
+// it allows, growing at most fourfold a page. The page and its encoding
+// count towards the daemon-wide replay budget (budget.go) until written.
 func (c *client) replayRange(after, upTo int64, ticker *time.Ticker) (int64, error) {
+	defer c.h.replay.release(c)
 	last := after
+	limit := pageLimit(c.h.largestEvent.Load())
 	for {
-		page, err := c.h.store.ListEvents(c.h.ctx, last, replayPage)
+		page, err := c.h.store.ListEvents(c.h.ctx, last, limit)
 		if err != nil {
 			return last, fmt.Errorf("list events after %d: %w", last, err)
 		}
+		var size, largest int64
 		for _, ev := range page {
+			n := eventBytes(len(ev.Data))
+			size, largest = size+n, max(largest, n)
+		}
+		c.h.noteEventSize(largest)
+		c.h.holdReplay(c, 2*size) // the page, and its encoding
+		for i, ev := range page {
+			page[i] = domain.Event{} // its data can go once it is encoded
 			if upTo > 0 && ev.ID > upTo {
 				return last, c.flushReplayed()
 			}
@@ -82,7 +98,10 @@ func (c *client) replayRange(after, upTo int64, ticker *time.Ticker) (int64, err
 		if err := c.flushReplayed(); err != nil {
 			return last, err
 		}
-		if len(page) < replayPage || (upTo > 0 && last >= upTo) {
+		c.h.replay.release(c)
+		full := len(page) == limit
+		limit = min(pageLimit(largest), 4*limit)
+		if !full || (upTo > 0 && last >= upTo) {
 			if upTo > 0 && last < upTo {
 				c.log.Warn("store has fewer events than were published", "last", last, "published", upTo)
 			}
@@ -91,9 +110,15 @@ func (c *client) replayRange(after, upTo int64, ticker *time.Ticker) (int64, err
 	}
 }
 
-// replayFlushBytes is how much replayed output is gathered before it is
-// written: one system call for many events.
-const replayFlushBytes = 64 << 10
+// Replay sizes: how much replayed output is gathered before it is written
+// (one system call for many events), about how many bytes of events a
+// page read from the store holds, and how many events the first page asks
+// for before any size is known.
+const (
+	replayFlushBytes = 64 << 10
+	replayPageBytes  = 256 << 10
+	replayFirstPage  = 16
+)
 
 // writeReplayed encodes one replayed event into the replay buffer, writing
 // the buffer out when it is full; it keeps up the pings and yields to a
@@ -129,10 +154,25 @@ func (c *client) flushReplayed() error {
 	}
 	nc := c.conn.NetConn()
 	_ = nc.SetWriteDeadline(time.Now().Add(writeWait))
-	_, err := nc.Write(c.replayBuf)
+	// A kick after this point aborts the write (abortWrite); one before it
+	// is seen here.
+	select {
+	case <-c.closeNow:
+		return errClosing
+	default:
+	}
+	c.h.replay.writing(c, true)
+	written, err := nc.Write(c.replayBuf)
+	c.h.replay.writing(c, false)
 	n := c.replayN
 	c.replayBuf, c.replayN = c.replayBuf[:0], 0
+	if cap(c.replayBuf) > 2*replayFlushBytes {
+		c.replayBuf, c.encBuf = nil, nil // after a large event: do not keep its size
+	}
 	if err != nil {
+		if written == 0 && c.isClosing() {
+			return errClosing // between frames: the close frame can still go
+		}
 		return &writeError{fmt.Errorf("write events up to %d: %w", c.replayLast, err)}
 	}
 	wsMessagesSent.Add(float64(n))
