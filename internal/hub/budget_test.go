@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -16,8 +17,37 @@ import (
 // holds, while its write is blocked, the page it was replaying. Once
 // another replay needs the daemon-wide budget, the stalled one is closed
 // as a slow consumer and lets go of it, while the other gets every event.
+//
+// It runs with a store that bounds its pages in bytes (as the catalog
+// does) and with one that does not, whose pages the hub sizes itself.
 func TestReplayBudget(t *testing.T) {
-	th := newTestHub(t, Options{TotalBytes: 512 << 10})
+	for _, bounded := range []bool{true, false} {
+		t.Run(fmt.Sprintf("bounded=%v", bounded), func(t *testing.T) {
+			th := newTestHub(t, Options{TotalBytes: 512 << 10})
+			if bounded {
+				th.Hub.store = byteStore{th.store}
+			}
+			testReplayBudget(t, th)
+		})
+	}
+}
+
+// byteStore is a memStore that bounds its pages in bytes.
+type byteStore struct{ *memStore }
+
+func (s byteStore) ListEventsBytes(ctx context.Context, since int64, limit int, maxBytes int64) ([]domain.Event, error) {
+	evs, err := s.ListEvents(ctx, since, limit)
+	var size int64
+	for i, ev := range evs {
+		if size >= maxBytes {
+			return evs[:i], err
+		}
+		size += int64(len(ev.Data))
+	}
+	return evs, err
+}
+
+func testReplayBudget(t *testing.T, th *testHub) {
 	kicked := make(chan *client, 4)
 	th.mu.Lock()
 	th.testHookKick = func(c *client) {

@@ -29,6 +29,13 @@ type EventStore interface {
 	ListEvents(ctx context.Context, since int64, limit int) ([]domain.Event, error)
 }
 
+// byteLister is optionally implemented by the store (the catalog does): a
+// page bounded in bytes as well as in events, holding at least one event.
+// Without it, the hub sizes pages by the largest event it has seen.
+type byteLister interface {
+	ListEventsBytes(ctx context.Context, since int64, limit int, maxBytes int64) ([]domain.Event, error)
+}
+
 // lastEventIDer is optionally implemented by the store (the catalog does),
 // so that welcome can name the head before anything has been published.
 type lastEventIDer interface {

@@ -58,24 +58,38 @@ func (c *client) replayAndJoin(since int64, ticker *time.Ticker) bool {
 // after it when upTo is 0 (a store that cannot tell its head, before any
 // Publish), and returns the last id it read.
 //
-// A page is bounded in bytes as well as in events: the first asks for as
-// many events as would fill replayPageBytes at the largest size the hub
-// has seen, each later one as many as the largest event of the page before
-// it allows, growing at most fourfold a page. The page and its encoding
-// count towards the daemon-wide replay budget (budget.go) until written.
+// A page is bounded in bytes as well as in events, at about
+// replayPageBytes: by the store when it can (byteLister); otherwise the
+// first page asks for as many events as would fill it at the largest size
+// the hub has seen, each later one as many as the largest event of the
+// page before allows, growing at most fourfold a page. The page and its
+// encoding count towards the daemon-wide replay budget (budget.go) until
+// written.
 func (c *client) replayRange(after, upTo int64, ticker *time.Ticker) (int64, error) {
 	defer c.h.replay.release(c)
 	last := after
-	limit := pageLimit(c.h.largestEvent.Load())
+	bl, bounded := c.h.store.(byteLister)
+	limit := replayPage
+	if !bounded {
+		limit = pageLimit(c.h.largestEvent.Load())
+	}
 	for {
-		page, err := c.h.store.ListEvents(c.h.ctx, last, limit)
+		var (
+			page []domain.Event
+			err  error
+		)
+		if bounded {
+			page, err = bl.ListEventsBytes(c.h.ctx, last, limit, replayPageBytes)
+		} else {
+			page, err = c.h.store.ListEvents(c.h.ctx, last, limit)
+		}
 		if err != nil {
 			return last, fmt.Errorf("list events after %d: %w", last, err)
 		}
-		var size, largest int64
+		var data, size, largest int64
 		for _, ev := range page {
 			n := eventBytes(len(ev.Data))
-			size, largest = size+n, max(largest, n)
+			data, size, largest = data+int64(len(ev.Data)), size+n, max(largest, n)
 		}
 		c.h.noteEventSize(largest)
 		c.h.holdReplay(c, 2*size) // the page, and its encoding
@@ -99,9 +113,11 @@ func (c *client) replayRange(after, upTo int64, ticker *time.Ticker) (int64, err
 			return last, err
 		}
 		c.h.replay.release(c)
-		full := len(page) == limit
-		limit = min(pageLimit(largest), 4*limit)
-		if !full || (upTo > 0 && last >= upTo) {
+		more := len(page) == limit || (bounded && data >= replayPageBytes)
+		if !bounded {
+			limit = min(pageLimit(largest), 4*limit)
+		}
+		if !more || (upTo > 0 && last >= upTo) {
 			if upTo > 0 && last < upTo {
 				c.log.Warn("store has fewer events than were published", "last", last, "published", upTo)
 			}
