@@ -1,8 +1,10 @@
 package hub
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -243,13 +245,27 @@ func (c *client) writeClose(code int, reason string) {
 }
 
 // finish gives the peer a moment to answer the close frame, then drops the
-// connection, which also ends the read pump.
+// connection, which also ends the read pump. A peer that has not answered
+// by then reads nothing (a stalled client, one whose write timed out): its
+// connection is reset, so that the kernel drops what it holds for it
+// rather than keep trying to deliver it.
 func (c *client) finish() {
 	t := time.NewTimer(closeGrace)
 	defer t.Stop()
 	select {
 	case <-c.readDone:
 	case <-t.C:
+		discardUnsent(c.conn.NetConn())
 	}
 	_ = c.conn.Close()
+}
+
+// discardUnsent makes closing nc reset the TCP connection (SO_LINGER 0).
+func discardUnsent(nc net.Conn) {
+	if tc, ok := nc.(*tls.Conn); ok {
+		nc = tc.NetConn()
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
 }
