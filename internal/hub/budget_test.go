@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -75,11 +76,22 @@ func testReplayBudget(t *testing.T, th *testHub) {
 	stalled := dialWith(t, &d, th.url, nil)
 	stalledID := stalled.greeted()
 	stalled.send(`{"eventType":"hello","protocol":2,"since":0}`)
-	eventually(t, "the stalled client's replay to hold bytes", func() bool { return th.replay.inUse() > 0 })
+	// Only a write blocked for stallAfter makes a client one the budget
+	// may close; until then a reader that is slow for a moment (under
+	// -race, on a loaded machine) could be the one whose write is older.
+	eventually(t, "the stalled client's write to be blocked", func() bool {
+		th.mu.Lock()
+		defer th.mu.Unlock()
+		for c := range th.clients {
+			if c.id == stalledID && th.replay.blockedFor(c) > stallAfter {
+				return true
+			}
+		}
+		return false
+	})
 
-	// A reading client replays everything. Every page it takes finds the
-	// stalled client holding its bytes, once its write is blocked; should
-	// that not have happened yet, the reader says hello again.
+	// A reading client replays everything. Its first page finds the
+	// stalled client holding its bytes with its write blocked.
 	for round := 1; ; round++ {
 		c := dial(t, th.url, nil)
 		_, replayed := c.hello(`{"eventType":"hello","protocol":2,"since":0}`)
@@ -104,5 +116,56 @@ func testReplayBudget(t *testing.T, th *testHub) {
 		if round == 100 {
 			t.Fatal("the stalled client was never closed")
 		}
+	}
+}
+
+// TestReplayBudgetLine: replays wait in line for room, a proven one (its
+// peer has read a page) ahead of those that have not; a writer blocked for
+// stallAfter is chosen to be closed, one that is not is waited for.
+func TestReplayBudgetLine(t *testing.T) {
+	b := newReplayBudget(100)
+	stalled, reader, fresh1, fresh2 := &client{}, &client{}, &client{}, &client{}
+	if _, _, ok := b.take(stalled, 80, true, false); !ok {
+		t.Fatal("first take refused")
+	}
+	b.writing(stalled, true)
+	b.held[stalled].writing = time.Now().Add(-time.Minute) // blocked long ago
+	// The stalled writer qualifies: it is chosen, and its bytes count as
+	// given back at once.
+	if victims, _, ok := b.take(fresh1, 80, true, false); !ok || len(victims) != 1 || victims[0] != stalled {
+		t.Fatalf("take = %v, %v; want the stalled writer closed", victims, ok)
+	}
+	// fresh1 now holds 80 and is not writing: nobody can be closed.
+	victims, next, ok := b.take(fresh2, 80, true, false)
+	if ok || len(victims) != 0 || next != 0 {
+		t.Fatalf("take = %v, %v, %v; want to wait without a timer", victims, next, ok)
+	}
+	w2 := b.enqueue(fresh2, false)
+	wr := b.enqueue(reader, true)
+	if b.waiters[0] != wr || b.waiters[1] != w2 {
+		t.Fatal("the proven replay does not wait ahead of the new one")
+	}
+	if _, _, ok := b.take(fresh2, 80, true, false); ok {
+		t.Fatal("a replay that is not first in line took room")
+	}
+	b.writing(fresh1, true) // just started writing: qualifies in stallAfter
+	if _, next, ok := b.take(reader, 80, true, true); ok || next <= 0 || next > stallAfter {
+		t.Fatalf("take = %v, next %v; want to wait at most %v", ok, next, stallAfter)
+	}
+	b.release(stalled)
+	b.release(fresh1)
+	select {
+	case <-wr.wake:
+	default:
+		t.Fatal("the first in line was not woken when room was given back")
+	}
+	if _, _, ok := b.take(reader, 80, true, true); !ok {
+		t.Fatal("the first in line could not take the room given back")
+	}
+	b.dequeue(wr)
+	select {
+	case <-w2.wake:
+	default:
+		t.Fatal("the next in line was not woken")
 	}
 }

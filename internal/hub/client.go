@@ -62,11 +62,17 @@ type client struct {
 	lastID int64
 	// Write pump only: the frames of the batch being written, and the
 	// buffer replayed events are encoded into.
-	batch      net.Buffers
-	replayBuf  []byte
-	encBuf     []byte
-	replayN    int   // events in replayBuf
+	batch     net.Buffers
+	replayBuf []byte
+	encBuf    []byte
+	// A large replayed event is written from encBuf behind its own
+	// header, not copied into replayBuf.
+	replayHdr  []byte
+	replayBig  []byte
+	replayN    int   // events in replayBuf and replayBig
 	replayLast int64 // the newest of them
+	// replayWrote is set once a replayed page has reached the peer.
+	replayWrote bool
 }
 
 // outgoing is one item of a client's queue: a message, or a control item

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -74,6 +75,12 @@ func (c *client) replayRange(after, upTo int64, ticker *time.Ticker) (int64, err
 		limit = pageLimit(c.h.largestEvent.Load())
 	}
 	for {
+		// Reserve what the page may hold before reading it, then set the
+		// reservation to what it does hold.
+		reserved := 2 * (replayPageBytes + c.h.largestEvent.Load())
+		if err := c.h.reserveReplay(c, reserved); err != nil {
+			return last, err
+		}
 		var (
 			page []domain.Event
 			err  error
@@ -92,17 +99,19 @@ func (c *client) replayRange(after, upTo int64, ticker *time.Ticker) (int64, err
 			data, size, largest = data+int64(len(ev.Data)), size+n, max(largest, n)
 		}
 		c.h.noteEventSize(largest)
-		c.h.holdReplay(c, 2*size) // the page, and its encoding
-		for i, ev := range page {
-			page[i] = domain.Event{} // its data can go once it is encoded
-			if upTo > 0 && ev.ID > upTo {
+		c.h.adjustReplay(c, 2*size-reserved) // the page, and its encoding
+		for i := range page {
+			ev := &page[i]
+			id := ev.ID
+			if upTo > 0 && id > upTo {
 				return last, c.flushReplayed()
 			}
-			if ev.ID <= last {
-				return last, fmt.Errorf("store returned id %d after %d: not ascending", ev.ID, last)
+			if id <= last {
+				return last, fmt.Errorf("store returned id %d after %d: not ascending", id, last)
 			}
-			last = ev.ID
-			if !c.match(ev) {
+			last = id
+			if !c.match(*ev) {
+				*ev = domain.Event{}
 				continue
 			}
 			if err := c.writeReplayed(ev, ticker); err != nil {
@@ -113,6 +122,7 @@ func (c *client) replayRange(after, upTo int64, ticker *time.Ticker) (int64, err
 			return last, err
 		}
 		c.h.replay.release(c)
+		c.replayWrote = true
 		more := len(page) == limit || (bounded && data >= replayPageBytes)
 		if !bounded {
 			limit = min(pageLimit(largest), 4*limit)
@@ -138,24 +148,37 @@ const (
 
 // writeReplayed encodes one replayed event into the replay buffer, writing
 // the buffer out when it is full; it keeps up the pings and yields to a
-// kick, since a long replay must not look like a dead peer.
-func (c *client) writeReplayed(ev domain.Event, ticker *time.Ticker) error {
+// kick, since a long replay must not look like a dead peer. The event's
+// data is let go once encoded; a large event is written from its encoding
+// as it is, so that a write blocked on the peer holds one copy of it.
+func (c *client) writeReplayed(ev *domain.Event, ticker *time.Ticker) error {
 	select {
 	case <-c.closeNow:
 		return errClosing
 	case <-ticker.C:
-		if err := c.ping(); err != nil {
+		// It may block on a peer that does not read, as a write does.
+		c.h.replay.writing(c, true)
+		err := c.ping()
+		c.h.replay.writing(c, false)
+		if err != nil {
 			return &writeError{fmt.Errorf("ping: %w", err)}
 		}
 	default:
 	}
 	var err error
-	if c.encBuf, err = appendP2Event(c.encBuf[:0], ev); err != nil {
+	if c.encBuf, err = appendP2Event(c.encBuf[:0], *ev); err != nil {
 		return fmt.Errorf("encode event %d: %w", ev.ID, err)
 	}
-	c.replayBuf = appendTextFrame(c.replayBuf, c.encBuf)
+	id := ev.ID
+	*ev = domain.Event{}
 	c.replayN++
-	c.replayLast = ev.ID
+	c.replayLast = id
+	if len(c.encBuf) >= replayFlushBytes {
+		c.replayHdr = appendTextHeader(c.replayHdr[:0], len(c.encBuf))
+		c.replayBig = c.encBuf
+		return c.flushReplayed()
+	}
+	c.replayBuf = appendTextFrame(c.replayBuf, c.encBuf)
 	if len(c.replayBuf) >= replayFlushBytes {
 		return c.flushReplayed()
 	}
@@ -177,13 +200,17 @@ func (c *client) flushReplayed() error {
 		return errClosing
 	default:
 	}
+	bufs := net.Buffers{c.replayBuf}
+	if c.replayBig != nil {
+		bufs = append(bufs, c.replayHdr, c.replayBig)
+	}
 	c.h.replay.writing(c, true)
-	written, err := nc.Write(c.replayBuf)
+	written, err := bufs.WriteTo(nc)
 	c.h.replay.writing(c, false)
 	n := c.replayN
-	c.replayBuf, c.replayN = c.replayBuf[:0], 0
-	if cap(c.replayBuf) > 2*replayFlushBytes {
-		c.replayBuf, c.encBuf = nil, nil // after a large event: do not keep its size
+	c.replayBuf, c.replayBig, c.replayN = c.replayBuf[:0], nil, 0
+	if cap(c.encBuf) > 2*replayFlushBytes {
+		c.encBuf = nil // after a large event: do not keep its size
 	}
 	if err != nil {
 		if written == 0 && c.isClosing() {
