@@ -169,7 +169,7 @@ func Default() Config {
 		Workers:       2,
 		ShutdownGrace: 30 * time.Second,
 		Compression:   "default",
-		WebSocket:     WebSocket{QueueSize: 256, QueueBytes: 4 << 20, TotalBytes: 64 << 20},
+		WebSocket:     WebSocket{QueueSize: 256, QueueBytes: 8 << 20, TotalBytes: 32 << 20},
 	}
 }
 

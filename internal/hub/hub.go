@@ -46,13 +46,16 @@ type lastEventIDer interface {
 type Options struct {
 	QueueSize int // per-client bounded queue, in messages (default 256)
 	// QueueBytes bounds the bytes of the frames queued for one client and
-	// not yet written (default 4 MiB). A frame shared by many clients
+	// not yet written (default 8 MiB). A frame shared by many clients
 	// counts for each; a single frame above the bound is still sent to a
-	// client with nothing else queued.
+	// client with nothing else queued. The default is twice what the
+	// catalog watcher hands over at once (4 MiB of events and the one that
+	// passes it): a client that reads must not be closed for such a
+	// burst. 256 ordinary events (about 500 bytes) take an eighth of a MiB.
 	QueueBytes int64
 	// TotalBytes bounds, across all clients, the bytes replays hold: pages
 	// read from the store and their encoding, one copy per replaying
-	// client (default 64 MiB; see budget.go for what it leaves out, and
+	// client (default 32 MiB; see budget.go for what it leaves out, and
 	// why).
 	TotalBytes     int64
 	AllowedOrigins []string      // besides same-host; empty Origin header (non-browser) is allowed
@@ -63,8 +66,8 @@ type Options struct {
 // Defaults and fixed limits.
 const (
 	DefaultQueueSize    = 256
-	DefaultQueueBytes   = 4 << 20
-	DefaultTotalBytes   = 64 << 20
+	DefaultQueueBytes   = 8 << 20
+	DefaultTotalBytes   = 32 << 20
 	DefaultPingInterval = 25 * time.Second
 	readLimit           = 64 << 10
 	writeWait           = 10 * time.Second
