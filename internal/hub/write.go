@@ -52,11 +52,30 @@ func (c *client) writePump() {
 				return
 			}
 		case <-ticker.C:
-			if err := c.ping(); err != nil {
+			if !c.pingOwned(ticker) {
 				return
 			}
 		}
 	}
+}
+
+// pingOwned pings with the write side owned, as any write must be: a
+// worker may have written part of a batch and be about to hand the rest
+// over, and a ping must not land inside a frame. A pending handoff is
+// finished first. false ends the pump.
+func (c *client) pingOwned(ticker *time.Ticker) bool {
+	c.acquire()
+	select {
+	case m := <-c.handoff:
+		if !c.takeOver(m, ticker) {
+			return false
+		}
+		c.acquire()
+	default:
+	}
+	err := c.ping()
+	c.giveBack()
+	return err == nil
 }
 
 // takeOver writes what a worker handed over and then everything queued,
