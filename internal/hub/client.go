@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -36,6 +37,11 @@ type client struct {
 	// raw writes to the socket without waiting (worker.go); nil if the
 	// connection is not a socket.
 	raw syscall.RawConn
+	// For a TLS connection over a socket, tlsConn is the connection and
+	// tlsRaw the socket under it, whose free room tells a worker whether a
+	// write would wait (worker.go).
+	tlsConn *tls.Conn
+	tlsRaw  syscall.RawConn
 
 	// Who writes the queue out (worker.go); guarded by wmu. handoff
 	// passes the write side from a worker to the pump.
@@ -99,6 +105,10 @@ type control struct {
 	closeCode   int
 	closeReason string
 }
+
+// byWorkers reports whether the hub's workers can write to c without
+// waiting; if not, its pump writes everything.
+func (c *client) byWorkers() bool { return c.raw != nil || c.tlsRaw != nil }
 
 // send returns a queue item for a framed message.
 func send(frame []byte, id int64) outgoing { return outgoing{message: &message{frame, id}} }

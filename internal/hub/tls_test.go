@@ -26,6 +26,9 @@ func TestTLS(t *testing.T) {
 		if cl.raw != nil {
 			t.Errorf("server side of a TLS session has a raw socket")
 		}
+		if tlsByWorkers && cl.tlsRaw == nil {
+			t.Errorf("server side of a TLS session has no socket for the workers to look at")
+		}
 	}
 	th.mu.Unlock()
 
