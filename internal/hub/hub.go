@@ -2,11 +2,12 @@
 // (the original eventType messages) and protocol 2 (hello/welcome, replay
 // from an offset, filters); docs/protocol.md is the contract.
 //
-// Each connection has a read pump and a write pump, and a bounded queue
-// between the hub and its write pump. Publish and Broadcast encode a message
-// once per protocol and only ever try to enqueue it: a client whose queue is
-// full is closed as a slow consumer, and recovers by reconnecting with
-// since=<last id>, because stored events are durable.
+// Each connection has a read pump and a write pump, and a queue between
+// the hub and its write pump bounded in messages and in bytes. Publish and
+// Broadcast encode a message once per protocol and only ever try to
+// enqueue it: a client whose queue is full is closed as a slow consumer,
+// and recovers by reconnecting with since=<last id>, because stored events
+// are durable. What replays hold is bounded for the whole hub (budget.go).
 package hub
 
 import (
