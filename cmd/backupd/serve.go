@@ -98,7 +98,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 
 	d := &daemon{cfg: cfg, log: log, db: db, certs: certs}
 	d.hub = hub.New(db, hub.Options{
-		QueueSize: cfg.WebSocket.QueueSize, AllowedOrigins: cfg.WebSocket.AllowedOrigins, Logger: log,
+		QueueSize: cfg.WebSocket.QueueSize, QueueBytes: cfg.WebSocket.QueueBytes, TotalBytes: cfg.WebSocket.TotalBytes, AllowedOrigins: cfg.WebSocket.AllowedOrigins, Logger: log,
 	})
 	recv, disp, closeWebhooks, err := openWebhooks(ctx, cfg, db, log)
 	if err != nil {

@@ -31,6 +31,14 @@ func appendBackupEvent(ctx context.Context, tx *sql.Tx, id int64, typ string) (d
 
 // ListEvents returns events with id > since, oldest first, at most limit.
 func (db *DB) ListEvents(ctx context.Context, since int64, limit int) ([]domain.Event, error) {
+	return db.ListEventsBytes(ctx, since, limit, 0)
+}
+
+// ListEventsBytes is ListEvents that also stops once the events' data add
+// up to maxBytes (0: no bound), so that a page of large events holds a
+// bounded amount of memory; it returns at least one event if there is one.
+// Rows are read one at a time, so those after the bound are never loaded.
+func (db *DB) ListEventsBytes(ctx context.Context, since int64, limit int, maxBytes int64) ([]domain.Event, error) {
 	if limit <= 0 {
 		limit = domain.DefaultLimit
 	}
@@ -41,7 +49,8 @@ func (db *DB) ListEvents(ctx context.Context, since int64, limit int) ([]domain.
 	}
 	defer rows.Close()
 	out := []domain.Event{}
-	for rows.Next() {
+	var size int64
+	for (maxBytes <= 0 || size < maxBytes) && rows.Next() {
 		var (
 			ev       domain.Event
 			backupID sql.NullInt64
@@ -50,6 +59,7 @@ func (db *DB) ListEvents(ctx context.Context, since int64, limit int) ([]domain.
 		if err := rows.Scan(&ev.ID, &ev.Type, &backupID, &ev.Source, &ts, &data); err != nil {
 			return nil, fmt.Errorf("scan event: %w", err)
 		}
+		size += int64(len(data))
 		ev.BackupID = backupID.Int64
 		if ev.Time, err = parseTime(ts); err != nil {
 			return nil, fmt.Errorf("event %d: %w", ev.ID, err)

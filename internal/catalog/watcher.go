@@ -12,6 +12,9 @@ import (
 // commits made by other processes.
 const DefaultPoll = 200 * time.Millisecond
 
+// watchPageBytes bounds the event data the watcher reads at once.
+const watchPageBytes = 4 << 20
+
 // Watch tails the events table: it calls emit with every event after
 // `after`, in id order, each once, and then with every event committed
 // later, until ctx ends. It is woken at once by this process's commits
@@ -37,7 +40,9 @@ func (db *DB) Watch(ctx context.Context, after int64, poll time.Duration, emit f
 	last, version := after, int64(-1)
 	for {
 		for {
-			evs, err := db.ListEvents(ctx, last, 1000)
+			// Bounded in bytes too: a burst of large events is handed on
+			// a few MiB at a time.
+			evs, err := db.ListEventsBytes(ctx, last, 1000, watchPageBytes)
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil
@@ -48,7 +53,11 @@ func (db *DB) Watch(ctx context.Context, after int64, poll time.Duration, emit f
 				emit(ev)
 				last = ev.ID
 			}
-			if len(evs) < 1000 {
+			var size int64
+			for _, ev := range evs {
+				size += int64(len(ev.Data))
+			}
+			if len(evs) < 1000 && size < watchPageBytes {
 				break
 			}
 		}

@@ -229,6 +229,12 @@ type WebSocket struct {
 	// QueueSize is each client's bounded queue; a client that fills it is
 	// disconnected as slow.
 	QueueSize int `yaml:"queue_size"`
+	// QueueBytes bounds the bytes queued for one client; a client that
+	// passes it is disconnected as slow.
+	QueueBytes int64 `yaml:"queue_bytes"`
+	// TotalBytes bounds the bytes all replays hold together; past it, the
+	// replays blocked longest on their peers are disconnected as slow.
+	TotalBytes int64 `yaml:"total_bytes"`
 }
 
 // Default returns the configuration used when no file is given.
@@ -240,7 +246,7 @@ func Default() Config {
 		Workers:       2,
 		ShutdownGrace: 30 * time.Second,
 		Compression:   "default",
-		WebSocket:     WebSocket{QueueSize: 256},
+		WebSocket:     WebSocket{QueueSize: 256, QueueBytes: 8 << 20, TotalBytes: 32 << 20},
 	}
 }
 

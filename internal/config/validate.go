@@ -121,6 +121,9 @@ func (c Config) Validate() error {
 	if c.WebSocket.QueueSize < 1 {
 		bad("websocket.queue_size: must be at least 1")
 	}
+	if c.WebSocket.QueueBytes < 64<<10 || c.WebSocket.TotalBytes < c.WebSocket.QueueBytes {
+		bad("websocket.queue_bytes: must be at least 65536, and websocket.total_bytes at least queue_bytes (got %d and %d)", c.WebSocket.QueueBytes, c.WebSocket.TotalBytes)
+	}
 	for _, name := range c.SourceNames() {
 		if name == CatalogSource && !c.NoCatalogSource {
 			bad("sources.%s: the name is taken by the built-in catalog source (set no_catalog_source: true to use it)", name)

@@ -1,9 +1,12 @@
 package hub
 
 import (
+	"crypto/tls"
+	"fmt"
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/gorilla/websocket"
@@ -21,6 +24,11 @@ type client struct {
 	// queue is the bounded queue between the hub and the write pump; it is
 	// never closed, only abandoned.
 	queue chan outgoing
+	// queued is the bytes of the frames queued for c and not yet written
+	// or dropped, those a worker handed to the pump included: what
+	// Options.QueueBytes bounds. A frame shared with other clients counts
+	// for each of them.
+	queued atomic.Int64
 	// closeNow is closed once (by kickLocked) to make the write pump send
 	// closeCode/closeReason at once, ahead of whatever is queued.
 	closeNow chan struct{}
@@ -29,6 +37,11 @@ type client struct {
 	// raw writes to the socket without waiting (worker.go); nil if the
 	// connection is not a socket.
 	raw syscall.RawConn
+	// For a TLS connection over a socket, tlsConn is the connection and
+	// tlsRaw the socket under it, whose free room tells a worker whether a
+	// write would wait (worker.go).
+	tlsConn *tls.Conn
+	tlsRaw  syscall.RawConn
 
 	// Who writes the queue out (worker.go); guarded by wmu. handoff
 	// passes the write side from a worker to the pump.
@@ -44,7 +57,8 @@ type client struct {
 	closing     bool // kicked, or a close frame is queued
 	closeCode   int
 	closeReason string
-	announced   bool // socket_disconnect already sent for it
+	slowWhy     string // for a slow-consumer close: which bound it passed
+	announced   bool   // socket_disconnect already sent for it
 
 	// Set at hello, before the replay is queued; read-only afterwards.
 	sources map[string]bool
@@ -54,11 +68,17 @@ type client struct {
 	lastID int64
 	// Write pump only: the frames of the batch being written, and the
 	// buffer replayed events are encoded into.
-	batch      net.Buffers
-	replayBuf  []byte
-	encBuf     []byte
-	replayN    int   // events in replayBuf
+	batch     net.Buffers
+	replayBuf []byte
+	encBuf    []byte
+	// A large replayed event is written from encBuf behind its own
+	// header, not copied into replayBuf.
+	replayHdr  []byte
+	replayBig  []byte
+	replayN    int   // events in replayBuf and replayBig
 	replayLast int64 // the newest of them
+	// replayWrote is set once a replayed page has reached the peer.
+	replayWrote bool
 }
 
 // outgoing is one item of a client's queue: a message, or a control item
@@ -85,6 +105,10 @@ type control struct {
 	closeCode   int
 	closeReason string
 }
+
+// byWorkers reports whether the hub's workers can write to c without
+// waiting; if not, its pump writes everything.
+func (c *client) byWorkers() bool { return c.raw != nil || c.tlsRaw != nil }
 
 // send returns a queue item for a framed message.
 func send(frame []byte, id int64) outgoing { return outgoing{message: &message{frame, id}} }
@@ -136,18 +160,38 @@ func (h *Hub) removeLocked(c *client) {
 	}
 }
 
-// enqueueLocked puts m on c's queue or, if the queue is full, closes c as a
-// slow consumer. It never waits.
+// enqueueLocked puts m on c's queue or, if the queue is full in messages
+// or in bytes, closes c as a slow consumer. It never waits. A frame larger
+// than the whole byte budget is still queued for a client that has nothing
+// else queued, or no client could ever get it.
 func (h *Hub) enqueueLocked(c *client, m outgoing) {
 	if c.closing {
 		return
 	}
+	var size int64
+	if m.message != nil {
+		size = int64(len(m.frame))
+		if q := c.queued.Load(); q > 0 && q+size > h.opt.QueueBytes {
+			h.kickSlowLocked(c, fmt.Sprintf("more than %d bytes queued", h.opt.QueueBytes))
+			return
+		}
+	}
 	select {
 	case c.queue <- m:
+		c.queued.Add(size)
 		h.scheduleLocked(c)
 	default:
-		h.kickLocked(c, CloseSlowConsumer, "")
+		h.kickSlowLocked(c, fmt.Sprintf("more than %d messages queued", cap(c.queue)))
 	}
+}
+
+// kickSlowLocked closes c as a slow consumer; why names the bound it passed.
+func (h *Hub) kickSlowLocked(c *client, why string) {
+	if c.closing {
+		return
+	}
+	c.slowWhy = why
+	h.kickLocked(c, CloseSlowConsumer, "")
 }
 
 // enqueue is enqueueLocked for the read pump.
@@ -166,11 +210,29 @@ func (h *Hub) kickLocked(c *client, code int, reason string) {
 	c.closing, c.closeCode, c.closeReason = true, code, reason
 	h.removeLocked(c)
 	close(c.closeNow)
+	c.dropQueued()
 	if code == CloseSlowConsumer {
 		wsSlowDisconnects.Inc()
-		c.log.Warn("slow consumer disconnected", "queue", cap(c.queue))
+		c.log.Warn("slow consumer disconnected", "bound", c.slowWhy, "queued_bytes", c.queued.Load())
 		if h.testHookKick != nil {
 			h.testHookKick(c)
+		}
+	}
+}
+
+// dropQueued lets go of what is queued for a kicked client: the close frame
+// goes ahead of it, so none of it will be sent, and the frames can be
+// collected while the pump is still busy with the peer. A worker that owns
+// c may be taking items at the same time; each item goes to one of them.
+func (c *client) dropQueued() {
+	for {
+		select {
+		case m := <-c.queue:
+			if m.message != nil {
+				c.queued.Add(-int64(len(m.frame)))
+			}
+		default:
+			return
 		}
 	}
 }

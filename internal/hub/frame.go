@@ -10,19 +10,22 @@ import "encoding/binary"
 
 // appendTextFrame appends payload as one final text frame (RFC 6455 5.2).
 func appendTextFrame(dst, payload []byte) []byte {
+	return append(appendTextHeader(dst, len(payload)), payload...)
+}
+
+// appendTextHeader appends the header of a final text frame of n bytes.
+func appendTextHeader(dst []byte, n int) []byte {
 	const finText = 0x80 | 0x1
-	n := len(payload)
 	switch {
 	case n < 126:
-		dst = append(dst, finText, byte(n))
+		return append(dst, finText, byte(n))
 	case n <= 0xffff:
 		dst = append(dst, finText, 126)
-		dst = binary.BigEndian.AppendUint16(dst, uint16(n))
+		return binary.BigEndian.AppendUint16(dst, uint16(n))
 	default:
 		dst = append(dst, finText, 127)
-		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
+		return binary.BigEndian.AppendUint64(dst, uint64(n))
 	}
-	return append(dst, payload...)
 }
 
 // textFrame returns payload framed in a new slice.

@@ -54,8 +54,9 @@ func (s *memStore) add(typ, source string, data json.RawMessage) domain.Event {
 
 type testHub struct {
 	*Hub
-	store *memStore
-	url   string
+	store  *memStore
+	url    string
+	dialer *websocket.Dialer
 }
 
 func newTestHub(t testing.TB, opt Options) *testHub {
@@ -67,7 +68,30 @@ func newTestHub(t testing.TB, opt Options) *testHub {
 		h.Close()
 		srv.Close()
 	})
-	return &testHub{Hub: h, store: store, url: "ws" + strings.TrimPrefix(srv.URL, "http")}
+	return &testHub{Hub: h, store: store, url: "ws" + strings.TrimPrefix(srv.URL, "http"), dialer: websocket.DefaultDialer}
+}
+
+// newTestHubTLS serves the hub over TLS (httptest's own certificate), so
+// that every connection is a *tls.Conn and the hub has no raw socket to
+// write to without waiting.
+func newTestHubTLS(t testing.TB, opt Options) *testHub {
+	t.Helper()
+	store := &memStore{}
+	h := New(store, opt)
+	srv := httptest.NewTLSServer(h)
+	t.Cleanup(func() {
+		h.Close()
+		srv.Close()
+	})
+	d := *websocket.DefaultDialer
+	d.TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig
+	return &testHub{Hub: h, store: store, url: "wss" + strings.TrimPrefix(srv.URL, "https"), dialer: &d}
+}
+
+// dial connects to th with th's dialer (plain or TLS).
+func (th *testHub) dial(t testing.TB) *testConn {
+	t.Helper()
+	return dialWith(t, th.dialer, th.url, nil)
 }
 
 // publish stores then publishes, in the order the watcher does.
@@ -84,7 +108,14 @@ type testConn struct {
 
 func dial(t testing.TB, url string, header http.Header) *testConn {
 	t.Helper()
-	conn, resp, err := websocket.DefaultDialer.Dial(url, header)
+	return dialWith(t, websocket.DefaultDialer, url, header)
+}
+
+func dialWith(t testing.TB, d *websocket.Dialer, url string, header http.Header) *testConn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	conn, resp, err := d.DialContext(ctx, url, header)
 	if err != nil {
 		status := 0
 		if resp != nil {
@@ -103,10 +134,50 @@ func (c *testConn) send(s string) {
 	}
 }
 
+// waitLimit bounds every wait in these tests. It only keeps a broken test
+// from hanging until the package times out, with a message saying what it
+// waited for; nothing is asserted about time, and it is long enough for a
+// machine under heavy load.
+const waitLimit = 30 * time.Second
+
+// recv receives from ch, failing the test if nothing comes within waitLimit.
+func recv[T any](t testing.TB, ch <-chan T, what string) (T, bool) {
+	t.Helper()
+	select {
+	case v, ok := <-ch:
+		return v, ok
+	case <-time.After(waitLimit):
+		t.Fatalf("waited %s for %s", waitLimit, what)
+		var zero T
+		return zero, false
+	}
+}
+
+// waitGroup waits for wg, failing the test after waitLimit.
+func waitGroup(t testing.TB, wg *sync.WaitGroup, what string) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	recv(t, done, what)
+}
+
+// eventually polls cond until it holds, failing the test after waitLimit.
+// For state with no event to wait on (a byte count going back to zero).
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s", waitLimit, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // next reads one message. The deadline only keeps a broken test from
 // hanging; nothing is asserted about time.
 func (c *testConn) next() (map[string]any, error) {
-	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	_ = c.SetReadDeadline(time.Now().Add(waitLimit))
 	_, b, err := c.ReadMessage()
 	if err != nil {
 		return nil, err

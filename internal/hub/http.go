@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"crypto/tls"
 	"net/http"
 	"net/url"
 	"strings"
@@ -39,8 +40,14 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		handoff:  make(chan handoff, 1),
 	}
 	c.wcond = sync.NewCond(&c.wmu)
-	if sc, ok := conn.NetConn().(syscall.Conn); ok {
-		c.raw, _ = sc.SyscallConn()
+	switch nc := conn.NetConn().(type) {
+	case *tls.Conn:
+		if sc, ok := nc.NetConn().(syscall.Conn); ok && tlsByWorkers {
+			c.tlsConn = nc
+			c.tlsRaw, _ = sc.SyscallConn()
+		}
+	case syscall.Conn:
+		c.raw, _ = nc.SyscallConn()
 	}
 	if !h.register(c) {
 		_ = conn.Close()

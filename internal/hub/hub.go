@@ -2,11 +2,12 @@
 // (the original eventType messages) and protocol 2 (hello/welcome, replay
 // from an offset, filters); docs/protocol.md is the contract.
 //
-// Each connection has a read pump and a write pump, and a bounded queue
-// between the hub and its write pump. Publish and Broadcast encode a message
-// once per protocol and only ever try to enqueue it: a client whose queue is
-// full is closed as a slow consumer, and recovers by reconnecting with
-// since=<last id>, because stored events are durable.
+// Each connection has a read pump and a write pump, and a queue between
+// the hub and its write pump bounded in messages and in bytes. Publish and
+// Broadcast encode a message once per protocol and only ever try to
+// enqueue it: a client whose queue is full is closed as a slow consumer,
+// and recovers by reconnecting with since=<last id>, because stored events
+// are durable. What replays hold is bounded for the whole hub (budget.go).
 package hub
 
 import (
@@ -15,6 +16,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -28,6 +30,13 @@ type EventStore interface {
 	ListEvents(ctx context.Context, since int64, limit int) ([]domain.Event, error)
 }
 
+// byteLister is optionally implemented by the store (the catalog does): a
+// page bounded in bytes as well as in events, holding at least one event.
+// Without it, the hub sizes pages by the largest event it has seen.
+type byteLister interface {
+	ListEventsBytes(ctx context.Context, since int64, limit int, maxBytes int64) ([]domain.Event, error)
+}
+
 // lastEventIDer is optionally implemented by the store (the catalog does),
 // so that welcome can name the head before anything has been published.
 type lastEventIDer interface {
@@ -36,7 +45,20 @@ type lastEventIDer interface {
 
 // Options tune a Hub. Zero values take the defaults.
 type Options struct {
-	QueueSize      int           // per-client bounded queue (default 256)
+	QueueSize int // per-client bounded queue, in messages (default 256)
+	// QueueBytes bounds the bytes of the frames queued for one client and
+	// not yet written (default 8 MiB). A frame shared by many clients
+	// counts for each; a single frame above the bound is still sent to a
+	// client with nothing else queued. The default is twice what the
+	// catalog watcher hands over at once (4 MiB of events and the one that
+	// passes it): a client that reads must not be closed for such a
+	// burst. 256 ordinary events (about 500 bytes) take an eighth of a MiB.
+	QueueBytes int64
+	// TotalBytes bounds, across all clients, the bytes replays hold: pages
+	// read from the store and their encoding, one copy per replaying
+	// client (default 32 MiB; see budget.go for what it leaves out, and
+	// why).
+	TotalBytes     int64
 	AllowedOrigins []string      // besides same-host; empty Origin header (non-browser) is allowed
 	PingInterval   time.Duration // server ping (default 25s); pong wait = 2x
 	Logger         *slog.Logger
@@ -45,6 +67,8 @@ type Options struct {
 // Defaults and fixed limits.
 const (
 	DefaultQueueSize    = 256
+	DefaultQueueBytes   = 8 << 20
+	DefaultTotalBytes   = 32 << 20
 	DefaultPingInterval = 25 * time.Second
 	readLimit           = 64 << 10
 	writeWait           = 10 * time.Second
@@ -64,6 +88,11 @@ type Hub struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+
+	// replay bounds the bytes replays hold (budget.go); largestEvent is
+	// the size of the largest event seen, for the first page of a replay.
+	replay       *replayBudget
+	largestEvent atomic.Int64
 
 	mu      sync.Mutex
 	clients map[*client]struct{}
@@ -91,6 +120,12 @@ func New(store EventStore, opt Options) *Hub {
 	if opt.QueueSize <= 0 {
 		opt.QueueSize = DefaultQueueSize
 	}
+	if opt.QueueBytes <= 0 {
+		opt.QueueBytes = DefaultQueueBytes
+	}
+	if opt.TotalBytes <= 0 {
+		opt.TotalBytes = DefaultTotalBytes
+	}
 	if opt.PingInterval <= 0 {
 		opt.PingInterval = DefaultPingInterval
 	}
@@ -102,6 +137,7 @@ func New(store EventStore, opt Options) *Hub {
 		opt:     opt,
 		log:     opt.Logger.With("component", "hub"),
 		clients: make(map[*client]struct{}),
+		replay:  newReplayBudget(opt.TotalBytes),
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.readyCond = sync.NewCond(&h.readyMu)
@@ -127,6 +163,7 @@ func New(store EventStore, opt Options) *Hub {
 // by one goroutine in increasing id order, and never blocks on a client.
 func (h *Hub) Publish(ev domain.Event) {
 	ev.Ephemeral = false
+	h.noteEventSize(eventBytes(len(ev.Data)))
 	p1, p2 := h.prepare(ev)
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -165,6 +202,16 @@ func (h *Hub) fanOutLocked(ev domain.Event, m1, m2 outgoing) {
 			h.enqueueLocked(c, m1)
 		case c.live && (ev.Ephemeral || ev.ID > c.joinHead) && c.match(ev):
 			h.enqueueLocked(c, m2)
+		}
+	}
+}
+
+// noteEventSize keeps the size of the largest event seen.
+func (h *Hub) noteEventSize(n int64) {
+	for {
+		cur := h.largestEvent.Load()
+		if n <= cur || h.largestEvent.CompareAndSwap(cur, n) {
+			return
 		}
 	}
 }

@@ -14,8 +14,16 @@ import (
 
 // TestKeepAlive: a peer that answers pings stays, one that does not is
 // dropped once the pong wait runs out.
+//
+// The interval is long against the scheduling delays of a loaded machine
+// (-race, CPU hogs and other test binaries on two cores): a ping or its
+// pong may come up to a whole interval late before the pong wait (2x the
+// interval) runs out. It is still timing, so the live peer must only
+// survive three pings, i.e. past the first pong wait, and every wait has a
+// deadline.
 func TestKeepAlive(t *testing.T) {
-	th := newTestHub(t, Options{PingInterval: 20 * time.Millisecond})
+	const interval = time.Second
+	th := newTestHub(t, Options{PingInterval: interval})
 
 	alive := dial(t, th.url, nil)
 	pings := make(chan struct{}, 16)
@@ -24,15 +32,16 @@ func TestKeepAlive(t *testing.T) {
 		case pings <- struct{}{}:
 		default:
 		}
-		return alive.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+		return alive.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(waitLimit))
 	})
 	// The live one reads all along, which is what makes gorilla answer
-	// the pings (through the handler above).
-	aliveDone := make(chan struct{})
+	// the pings (through the handler above). It ends when the test closes
+	// the connection.
+	aliveDone := make(chan error, 1)
 	go func() {
-		defer close(aliveDone)
 		for {
 			if _, _, err := alive.NextReader(); err != nil {
+				aliveDone <- err
 				return
 			}
 		}
@@ -41,7 +50,8 @@ func TestKeepAlive(t *testing.T) {
 	dead := dial(t, th.url, nil)
 	dead.SetPingHandler(func(string) error { return nil }) // never answers
 	// The dead peer's reads end when the server drops it; no close frame
-	// can be expected from a server that gave up on the peer.
+	// can be expected from a server that gave up on the peer. Each read
+	// has a deadline (next), so a server that never drops it fails here.
 	dead.greeted()
 	for {
 		if _, err := dead.next(); err != nil {
@@ -49,16 +59,26 @@ func TestKeepAlive(t *testing.T) {
 			if errors.As(err, &ce) && ce.Code != websocket.CloseAbnormalClosure {
 				t.Fatalf("dead peer: got close %d, want the connection dropped", ce.Code)
 			}
+			var ne interface{ Timeout() bool }
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatalf("dead peer: still connected after %s, want it dropped after %s", waitLimit, 2*interval)
+			}
 			break
 		}
 	}
 
-	for range 5 {
-		<-pings
+	for i := range 3 {
+		select {
+		case <-pings:
+		case err := <-aliveDone:
+			t.Fatalf("the peer that answers pings was dropped after %d pings: %v", i, err)
+		case <-time.After(waitLimit):
+			t.Fatalf("got %d pings in %s, want 3 (interval %s)", i, waitLimit, interval)
+		}
 	}
 	select {
-	case <-aliveDone:
-		t.Fatal("the peer that answers pings was dropped")
+	case err := <-aliveDone:
+		t.Fatalf("the peer that answers pings was dropped: %v", err)
 	default:
 	}
 }

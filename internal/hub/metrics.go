@@ -13,7 +13,7 @@ var (
 	})
 	wsSlowDisconnects = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "backupd_ws_slow_disconnects_total",
-		Help: "WebSocket clients closed because their queue was full (close code 4002).",
+		Help: "WebSocket clients closed as slow consumers (close code 4002): queue full in messages or bytes, or replay blocked while its memory was needed.",
 	})
 	eventsEmitted = promauto.NewCounter(prometheus.CounterOpts{
 		Name: "backupd_events_emitted_total",

@@ -75,7 +75,7 @@ func TestReplayThenLiveNoGapNoDuplicate(t *testing.T) {
 		close(next)
 	}()
 	for i := range conns {
-		<-next
+		recv(t, next, "the publisher")
 		since := int64(i * before / conns)
 		c := dial(t, th.url, nil)
 		c.send(fmt.Sprintf(`{"eventType":"hello","protocol":2,"since":%d}`, since))
@@ -85,8 +85,8 @@ func TestReplayThenLiveNoGapNoDuplicate(t *testing.T) {
 			results[i] = result{since, collect(t, c, total)}
 		}()
 	}
-	<-next
-	readers.Wait()
+	recv(t, next, "the publisher to finish")
+	waitGroup(t, &readers, "every client to read up to the last event")
 	for _, r := range results {
 		want := make([]int64, 0, total)
 		for id := r.since + 1; id <= total; id++ {
@@ -209,7 +209,7 @@ func TestCloseGoingAway(t *testing.T) {
 	go func() { th.Close(); close(done) }()
 	a.expectClose(websocket.CloseGoingAway)
 	b.expectClose(websocket.CloseGoingAway)
-	<-done
+	recv(t, done, "Close to return")
 	if got := th.Clients(); got != 0 {
 		t.Fatalf("Clients() after Close = %d", got)
 	}

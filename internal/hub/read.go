@@ -165,7 +165,9 @@ func (h *Hub) storeHead() int64 {
 	}
 	id, err := s.LastEventID(h.ctx)
 	if err != nil {
-		h.log.Warn("read the newest event id", "err", err)
+		if h.ctx.Err() == nil { // not worth a line per client at shutdown
+			h.log.Warn("read the newest event id", "err", err)
+		}
 		return 0
 	}
 	return id

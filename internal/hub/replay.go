@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -57,22 +58,60 @@ func (c *client) replayAndJoin(since int64, ticker *time.Ticker) bool {
 // replayRange sends the stored events with ids in (after, upTo], or all
 // after it when upTo is 0 (a store that cannot tell its head, before any
 // Publish), and returns the last id it read.
+//
+// A page is bounded in bytes as well as in events, at about
+// replayPageBytes: by the store when it can (byteLister); otherwise the
+// first page asks for as many events as would fill it at the largest size
+// the hub has seen, each later one as many as the largest event of the
+// page before allows, growing at most fourfold a page. The page and its
+// encoding count towards the daemon-wide replay budget (budget.go) until
+// written.
 func (c *client) replayRange(after, upTo int64, ticker *time.Ticker) (int64, error) {
+	defer c.h.replay.release(c)
 	last := after
+	bl, bounded := c.h.store.(byteLister)
+	limit := replayPage
+	if !bounded {
+		limit = pageLimit(c.h.largestEvent.Load())
+	}
 	for {
-		page, err := c.h.store.ListEvents(c.h.ctx, last, replayPage)
+		// Reserve what the page may hold before reading it, then set the
+		// reservation to what it does hold.
+		reserved := 2 * (replayPageBytes + c.h.largestEvent.Load())
+		if err := c.h.reserveReplay(c, reserved); err != nil {
+			return last, err
+		}
+		var (
+			page []domain.Event
+			err  error
+		)
+		if bounded {
+			page, err = bl.ListEventsBytes(c.h.ctx, last, limit, replayPageBytes)
+		} else {
+			page, err = c.h.store.ListEvents(c.h.ctx, last, limit)
+		}
 		if err != nil {
 			return last, fmt.Errorf("list events after %d: %w", last, err)
 		}
+		var data, size, largest int64
 		for _, ev := range page {
-			if upTo > 0 && ev.ID > upTo {
+			n := eventBytes(len(ev.Data))
+			data, size, largest = data+int64(len(ev.Data)), size+n, max(largest, n)
+		}
+		c.h.noteEventSize(largest)
+		c.h.adjustReplay(c, 2*size-reserved) // the page, and its encoding
+		for i := range page {
+			ev := &page[i]
+			id := ev.ID
+			if upTo > 0 && id > upTo {
 				return last, c.flushReplayed()
 			}
-			if ev.ID <= last {
-				return last, fmt.Errorf("store returned id %d after %d: not ascending", ev.ID, last)
+			if id <= last {
+				return last, fmt.Errorf("store returned id %d after %d: not ascending", id, last)
 			}
-			last = ev.ID
-			if !c.match(ev) {
+			last = id
+			if !c.match(*ev) {
+				*ev = domain.Event{}
 				continue
 			}
 			if err := c.writeReplayed(ev, ticker); err != nil {
@@ -82,7 +121,13 @@ func (c *client) replayRange(after, upTo int64, ticker *time.Ticker) (int64, err
 		if err := c.flushReplayed(); err != nil {
 			return last, err
 		}
-		if len(page) < replayPage || (upTo > 0 && last >= upTo) {
+		c.h.replay.release(c)
+		c.replayWrote = true
+		more := len(page) == limit || (bounded && data >= replayPageBytes)
+		if !bounded {
+			limit = min(pageLimit(largest), 4*limit)
+		}
+		if !more || (upTo > 0 && last >= upTo) {
 			if upTo > 0 && last < upTo {
 				c.log.Warn("store has fewer events than were published", "last", last, "published", upTo)
 			}
@@ -91,30 +136,49 @@ func (c *client) replayRange(after, upTo int64, ticker *time.Ticker) (int64, err
 	}
 }
 
-// replayFlushBytes is how much replayed output is gathered before it is
-// written: one system call for many events.
-const replayFlushBytes = 64 << 10
+// Replay sizes: how much replayed output is gathered before it is written
+// (one system call for many events), about how many bytes of events a
+// page read from the store holds, and how many events the first page asks
+// for before any size is known.
+const (
+	replayFlushBytes = 64 << 10
+	replayPageBytes  = 256 << 10
+	replayFirstPage  = 16
+)
 
 // writeReplayed encodes one replayed event into the replay buffer, writing
 // the buffer out when it is full; it keeps up the pings and yields to a
-// kick, since a long replay must not look like a dead peer.
-func (c *client) writeReplayed(ev domain.Event, ticker *time.Ticker) error {
+// kick, since a long replay must not look like a dead peer. The event's
+// data is let go once encoded; a large event is written from its encoding
+// as it is, so that a write blocked on the peer holds one copy of it.
+func (c *client) writeReplayed(ev *domain.Event, ticker *time.Ticker) error {
 	select {
 	case <-c.closeNow:
 		return errClosing
 	case <-ticker.C:
-		if err := c.ping(); err != nil {
+		// It may block on a peer that does not read, as a write does.
+		c.h.replay.writing(c, true)
+		err := c.ping()
+		c.h.replay.writing(c, false)
+		if err != nil {
 			return &writeError{fmt.Errorf("ping: %w", err)}
 		}
 	default:
 	}
 	var err error
-	if c.encBuf, err = appendP2Event(c.encBuf[:0], ev); err != nil {
+	if c.encBuf, err = appendP2Event(c.encBuf[:0], *ev); err != nil {
 		return fmt.Errorf("encode event %d: %w", ev.ID, err)
 	}
-	c.replayBuf = appendTextFrame(c.replayBuf, c.encBuf)
+	id := ev.ID
+	*ev = domain.Event{}
 	c.replayN++
-	c.replayLast = ev.ID
+	c.replayLast = id
+	if len(c.encBuf) >= replayFlushBytes {
+		c.replayHdr = appendTextHeader(c.replayHdr[:0], len(c.encBuf))
+		c.replayBig = c.encBuf
+		return c.flushReplayed()
+	}
+	c.replayBuf = appendTextFrame(c.replayBuf, c.encBuf)
 	if len(c.replayBuf) >= replayFlushBytes {
 		return c.flushReplayed()
 	}
@@ -129,10 +193,29 @@ func (c *client) flushReplayed() error {
 	}
 	nc := c.conn.NetConn()
 	_ = nc.SetWriteDeadline(time.Now().Add(writeWait))
-	_, err := nc.Write(c.replayBuf)
+	// A kick after this point aborts the write (abortWrite); one before it
+	// is seen here.
+	select {
+	case <-c.closeNow:
+		return errClosing
+	default:
+	}
+	bufs := net.Buffers{c.replayBuf}
+	if c.replayBig != nil {
+		bufs = append(bufs, c.replayHdr, c.replayBig)
+	}
+	c.h.replay.writing(c, true)
+	written, err := bufs.WriteTo(nc)
+	c.h.replay.writing(c, false)
 	n := c.replayN
-	c.replayBuf, c.replayN = c.replayBuf[:0], 0
+	c.replayBuf, c.replayBig, c.replayN = c.replayBuf[:0], nil, 0
+	if cap(c.encBuf) > 2*replayFlushBytes {
+		c.encBuf = nil // after a large event: do not keep its size
+	}
 	if err != nil {
+		if written == 0 && c.isClosing() {
+			return errClosing // between frames: the close frame can still go
+		}
 		return &writeError{fmt.Errorf("write events up to %d: %w", c.replayLast, err)}
 	}
 	wsMessagesSent.Add(float64(n))

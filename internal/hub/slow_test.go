@@ -14,9 +14,31 @@ import (
 
 // TestSlowConsumer: a client that stops reading is closed with 4002 while
 // another client gets every event, and the slow one recovers everything by
-// reconnecting with the since named in the close reason.
+// reconnecting with the since named in the close reason. The queue's bound
+// is in messages, or in bytes; over TLS the pump writes everything.
 func TestSlowConsumer(t *testing.T) {
-	th := newTestHub(t, Options{QueueSize: 4})
+	for _, tc := range []struct {
+		name string
+		tls  bool
+		opt  Options
+		why  string
+	}{
+		{"messages", false, Options{QueueSize: 4}, "more than 4 messages queued"},
+		{"bytes", false, Options{QueueSize: 4096, QueueBytes: 100 << 10}, "more than 102400 bytes queued"},
+		{"bytes over TLS", true, Options{QueueSize: 4096, QueueBytes: 100 << 10}, "more than 102400 bytes queued"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			newHub := newTestHub
+			if tc.tls {
+				newHub = newTestHubTLS
+			}
+			th := newHub(t, tc.opt)
+			testSlowConsumer(t, th, tc.why)
+		})
+	}
+}
+
+func testSlowConsumer(t *testing.T, th *testHub, why string) {
 	kicked := make(chan *client, 1)
 	th.mu.Lock()
 	th.testHookKick = func(c *client) {
@@ -27,12 +49,14 @@ func TestSlowConsumer(t *testing.T) {
 	}
 	th.mu.Unlock()
 
-	slow := dial(t, th.url, nil)
+	slow := th.dial(t)
 	w, _ := slow.hello(`{"eventType":"hello","protocol":2,"since":0}`)
 	slowID := w["client_id"]
-	normal := dial(t, th.url, nil)
+	normal := th.dial(t)
 	normal.hello(`{"eventType":"hello","protocol":2,"since":0}`)
 	got := make(chan int64)
+	done := make(chan struct{})
+	defer close(done)
 	go func() {
 		defer close(got)
 		for {
@@ -40,12 +64,16 @@ func TestSlowConsumer(t *testing.T) {
 			if err != nil {
 				return
 			}
-			got <- idOf(m)
+			select {
+			case got <- idOf(m):
+			case <-done:
+				return
+			}
 		}
 	}()
 	receive := func(want int64) {
 		t.Helper()
-		if id, ok := <-got; !ok || id != want {
+		if id, ok := recv(t, got, fmt.Sprintf("event %d at the normal client", want)); !ok || id != want {
 			t.Fatalf("normal client got %d (open %v), want %d", id, ok, want)
 		}
 	}
@@ -87,8 +115,8 @@ func TestSlowConsumer(t *testing.T) {
 		}
 		ids = append(ids, idOf(m))
 	}
-	if ce.Code != CloseSlowConsumer {
-		t.Fatalf("close = %d %q, want %d", ce.Code, ce.Text, CloseSlowConsumer)
+	if ce.Code != CloseSlowConsumer || !strings.Contains(ce.Text, why) {
+		t.Fatalf("close = %d %q, want %d naming %q", ce.Code, ce.Text, CloseSlowConsumer, why)
 	}
 	var since int64
 	if _, err := fmt.Sscanf(ce.Text[strings.Index(ce.Text, "since="):], "since=%d", &since); err != nil {
@@ -103,7 +131,7 @@ func TestSlowConsumer(t *testing.T) {
 		t.Fatalf("reason says since=%d; client got %d events of %d", since, len(ids), last)
 	}
 
-	again := dial(t, th.url, nil)
+	again := th.dial(t)
 	_, replayed := again.hello(fmt.Sprintf(`{"eventType":"hello","protocol":2,"since":%d}`, since))
 	for i, m := range replayed {
 		if idOf(m) != since+int64(i)+1 {

@@ -1,8 +1,10 @@
 package hub
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -50,11 +52,30 @@ func (c *client) writePump() {
 				return
 			}
 		case <-ticker.C:
-			if err := c.ping(); err != nil {
+			if !c.pingOwned(ticker) {
 				return
 			}
 		}
 	}
+}
+
+// pingOwned pings with the write side owned, as any write must be: a
+// worker may have written part of a batch and be about to hand the rest
+// over, and a ping must not land inside a frame. A pending handoff is
+// finished first. false ends the pump.
+func (c *client) pingOwned(ticker *time.Ticker) bool {
+	c.acquire()
+	select {
+	case m := <-c.handoff:
+		if !c.takeOver(m, ticker) {
+			return false
+		}
+		c.acquire()
+	default:
+	}
+	err := c.ping()
+	c.giveBack()
+	return err == nil
 }
 
 // takeOver writes what a worker handed over and then everything queued,
@@ -89,11 +110,13 @@ func (c *client) finishHandoff(m handoff, ticker *time.Ticker) bool {
 		return false
 	}
 	if len(m.rest) > 0 {
-		// It may end mid-frame: it is finished even ahead of a kick, or
+		// It may start mid-frame: it is finished even ahead of a kick, or
 		// the close frame would land inside it.
 		nc := c.conn.NetConn()
 		_ = nc.SetWriteDeadline(time.Now().Add(writeWait))
-		if _, err := nc.Write(m.rest); err != nil {
+		_, err := m.rest.WriteTo(nc)
+		c.queued.Add(-m.bytes)
+		if err != nil {
 			c.log.Debug("write", "err", err)
 			return false
 		}
@@ -110,7 +133,7 @@ func (c *client) closeKicked() {
 	c.acquire()
 	select {
 	case m := <-c.handoff:
-		if m.failed || (len(m.rest) > 0 && !c.finishHandoff(handoff{rest: m.rest, last: m.last}, nil)) {
+		if m.failed || (len(m.rest) > 0 && !c.finishHandoff(handoff{rest: m.rest, bytes: m.bytes, last: m.last}, nil)) {
 			return
 		}
 	default:
@@ -149,11 +172,11 @@ func (c *client) drain() {
 // and is acted on once the frames before it are out.
 func (c *client) write(m outgoing, ticker *time.Ticker) bool {
 	c.batch = c.batch[:0]
-	size, last := 0, c.lastID
+	size, last := int64(0), c.lastID
 	for {
 		switch {
 		case m.ctl != nil:
-			if !c.flush(last) {
+			if !c.flush(size, last) {
 				return false
 			}
 			if m.ctl.closeCode != 0 {
@@ -166,33 +189,35 @@ func (c *client) write(m outgoing, ticker *time.Ticker) bool {
 			return c.replayAndJoin(*m.ctl.replay, ticker)
 		case m.id != 0 && m.id <= last:
 			// already sent by the replay
+			c.queued.Add(-int64(len(m.frame)))
 		default:
 			c.batch = append(c.batch, m.frame)
-			size += len(m.frame)
+			size += int64(len(m.frame))
 			if m.id != 0 {
 				last = m.id
 			}
 		}
 		if len(c.batch) >= maxBatchFrames || size >= maxBatchBytes {
-			return c.flush(last)
+			return c.flush(size, last)
 		}
 		select {
 		case m = <-c.queue:
 			continue
 		default:
 		}
-		return c.flush(last)
+		return c.flush(size, last)
 	}
 }
 
-// flush writes the batched frames; last is the newest stored event id among
-// them. A kick that came meanwhile wins: the batch is dropped, so lastID
-// still names the last event the client was really sent.
-func (c *client) flush(last int64) bool {
+// flush writes the batched frames, size bytes; last is the newest stored
+// event id among them. A kick that came meanwhile wins: the batch is
+// dropped, so lastID still names the last event the client was really sent.
+func (c *client) flush(size, last int64) bool {
 	n := len(c.batch)
 	if n == 0 {
 		return true
 	}
+	defer c.queued.Add(-size)
 	select {
 	case <-c.closeNow:
 		clear(c.batch)
@@ -223,10 +248,10 @@ func (c *client) ping() error {
 // consumer reason names where to resume, which only the write pump knows.
 func (c *client) kickCode() (int, string) {
 	c.h.mu.Lock()
-	code, reason := c.closeCode, c.closeReason
+	code, reason, why := c.closeCode, c.closeReason, c.slowWhy
 	c.h.mu.Unlock()
 	if code == CloseSlowConsumer {
-		reason = fmt.Sprintf("slow consumer: more than %d messages queued; resume with since=%d", cap(c.queue), c.lastID)
+		reason = fmt.Sprintf("slow consumer: %s; resume with since=%d", why, c.lastID)
 	}
 	return code, reason
 }
@@ -239,13 +264,27 @@ func (c *client) writeClose(code int, reason string) {
 }
 
 // finish gives the peer a moment to answer the close frame, then drops the
-// connection, which also ends the read pump.
+// connection, which also ends the read pump. A peer that has not answered
+// by then reads nothing (a stalled client, one whose write timed out): its
+// connection is reset, so that the kernel drops what it holds for it
+// rather than keep trying to deliver it.
 func (c *client) finish() {
 	t := time.NewTimer(closeGrace)
 	defer t.Stop()
 	select {
 	case <-c.readDone:
 	case <-t.C:
+		discardUnsent(c.conn.NetConn())
 	}
 	_ = c.conn.Close()
+}
+
+// discardUnsent makes closing nc reset the TCP connection (SO_LINGER 0).
+func discardUnsent(nc net.Conn) {
+	if tc, ok := nc.(*tls.Conn); ok {
+		nc = tc.NetConn()
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
 }

@@ -8,6 +8,7 @@ package hubtest
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,6 +38,9 @@ type Options struct {
 	Header http.Header
 	// Parallel is how many handshakes run at once (default 16).
 	Parallel int
+	// TLSConfig, when set, is used to dial wss:// URLs (an https:// url
+	// is turned into wss://).
+	TLSConfig *tls.Config
 	// EventTime measures each protocol 2 event from its "time" field (set
 	// when the event was committed) instead of a stamp in its data, so that
 	// a bench can time events it did not publish itself, such as those of a
@@ -78,6 +82,8 @@ func Dial(ctx context.Context, url string, n int, opt Options) (*Fleet, error) {
 	if strings.HasPrefix(url, "http") {
 		url = "ws" + strings.TrimPrefix(url, "http")
 	}
+	dialer := *websocket.DefaultDialer
+	dialer.TLSClientConfig = opt.TLSConfig
 	f := &Fleet{clients: make([]*client, n), eventTime: opt.EventTime, notify: make(chan struct{}, 1)}
 	sem := make(chan struct{}, opt.Parallel)
 	var (
@@ -90,7 +96,7 @@ func Dial(ctx context.Context, url string, n int, opt Options) (*Fleet, error) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			c, err := dialOne(ctx, url, opt)
+			c, err := dialOne(ctx, &dialer, url, opt)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -123,8 +129,8 @@ func cmpErr(a, b error) error {
 	return b
 }
 
-func dialOne(ctx context.Context, url string, opt Options) (*client, error) {
-	conn, _, err := websocket.DefaultDialer.DialContext(ctx, url, opt.Header)
+func dialOne(ctx context.Context, dialer *websocket.Dialer, url string, opt Options) (*client, error) {
+	conn, _, err := dialer.DialContext(ctx, url, opt.Header)
 	if err != nil {
 		return nil, fmt.Errorf("dial: %w", err)
 	}
@@ -146,6 +152,11 @@ func dialOne(ctx context.Context, url string, opt Options) (*client, error) {
 			return nil, fmt.Errorf("send ping: %w", err)
 		}
 	}
+	// The pong comes after the replay; ctx bounds the wait for it.
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetReadDeadline(dl)
+	}
+	defer conn.SetReadDeadline(time.Time{})
 	for {
 		_, b, err := conn.ReadMessage()
 		if err != nil {
