@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/backupd/backupd/internal/domain"
 )
@@ -20,6 +21,9 @@ type client struct {
 	conn *websocket.Conn
 	id   string
 	log  *slog.Logger
+	// fanOut limits the register and message messages this session may
+	// have sent to every client (read pump only).
+	fanOut *rate.Limiter
 
 	// queue is the bounded queue between the hub and the write pump; it is
 	// never closed, only abandoned.

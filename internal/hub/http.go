@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/google/uuid"
+	"golang.org/x/time/rate"
 )
 
 // ServeHTTP upgrades the request to a WebSocket session and serves it until
@@ -38,6 +39,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		readDone: make(chan struct{}),
 		proto:    1,
 		handoff:  make(chan handoff, 1),
+		fanOut:   rate.NewLimiter(fanOutRate, fanOutBurst),
 	}
 	c.wcond = sync.NewCond(&c.wmu)
 	switch nc := conn.NetConn().(type) {

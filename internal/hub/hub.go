@@ -77,6 +77,12 @@ const (
 	// would send a reset that can destroy the close frame we just wrote.
 	closeGrace = 2 * time.Second
 	replayPage = 500
+	// fanOutRate and fanOutBurst bound what one session can make the hub
+	// send to every client (register, message): one client sending
+	// messages as fast as it can would otherwise cost a frame per client
+	// per message, and push the others out as slow consumers.
+	fanOutRate  = 10
+	fanOutBurst = 20
 )
 
 // Hub is the WebSocket hub. Its methods are safe for concurrent use.

@@ -91,13 +91,12 @@ func (c *client) handle(m clientMessage, first bool) {
 		c.hello(m)
 	case msgPing:
 		c.send(map[string]string{"eventType": msgPong})
-	case msgRegister:
-		c.h.mu.Lock()
-		c.h.broadcastP1Locked(socketAdded(c.id, m.SocketData))
-		c.h.mu.Unlock()
-	case msgMessage:
-		data, _ := json.Marshal(map[string]any{"id": c.id, "text": rawData(m.SocketData)})
-		c.h.Broadcast(domain.Event{Type: domain.EventMessage, Data: data})
+	case msgRegister, msgMessage:
+		if !c.fanOut.Allow() {
+			c.fail(&decodeError{codeRateLimited, fmt.Sprintf("%s goes to every client, so at most %d a second are taken from one session; this one was dropped", m.Type, fanOutRate), 0})
+			return
+		}
+		c.broadcastFrom(m)
 	case msgDisconnect:
 		c.h.mu.Lock()
 		c.announced = true
@@ -107,6 +106,19 @@ func (c *client) handle(m clientMessage, first bool) {
 	default:
 		c.fail(&decodeError{codeUnknownEventType, fmt.Sprintf("unknown eventType %q; known: register, ping, message, disconnect, and hello as the first message", m.Type), 0})
 	}
+}
+
+// broadcastFrom sends what a client's register or message asks to every
+// client: socket_added to protocol 1 clients, a test message to all.
+func (c *client) broadcastFrom(m clientMessage) {
+	if m.Type == msgRegister {
+		c.h.mu.Lock()
+		c.h.broadcastP1Locked(socketAdded(c.id, m.SocketData))
+		c.h.mu.Unlock()
+		return
+	}
+	data, _ := json.Marshal(map[string]any{"id": c.id, "text": rawData(m.SocketData)})
+	c.h.Broadcast(domain.Event{Type: domain.EventMessage, Data: data})
 }
 
 // hello starts protocol 2 (or confirms protocol 1) for this session.

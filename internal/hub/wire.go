@@ -35,6 +35,7 @@ const (
 	codeUnsupportedProtocol = "unsupported_protocol"
 	codeBadHello            = "bad_hello"
 	codeReplayFailed        = "replay_failed"
+	codeRateLimited         = "rate_limited"
 )
 
 // Close codes. 4000-4999 are reserved by RFC 6455 for applications; these
