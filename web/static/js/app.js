@@ -22,9 +22,13 @@ const live = new Live({
     return u.href;
   },
   onEvent,
-  onWelcome: (fresh) => {
-    // Without since, events before the welcome were not sent: reload.
-    if (fresh) guard(refresh());
+  onWelcome: (fresh, head) => {
+    // Without since, events before the welcome were not sent: reload, and
+    // show in the log what happened before the page opened.
+    if (fresh) {
+      guard(refresh());
+      guard(log.history(head));
+    }
   },
   onState: setConn,
   onError: (text) => showError(text),
