@@ -80,8 +80,9 @@ func TestScreenshot(t *testing.T) {
 	// Only progress events tell the sources panel how far a backup is.
 	p.wait("a progress event in the sources panel", `document.querySelector('#sources li[data-source="media"] .last')?.textContent.includes('MiB read')`)
 	eval[chromedp.Void](p, `void (document.getElementById('message-text').value = 'Deploying 4.2 at 17:00')`)
-	p.do(chromedp.Click(chromedp.CSS("#send-message")))
+	p.do(chromedp.Click(chromedp.CSS("#devtools summary")), chromedp.Click(chromedp.CSS("#send-message")))
 	p.wait("the message in the log", `document.querySelector('#log li[data-kind="message"]')`)
+	eval[chromedp.Void](p, `void (document.getElementById('devtools').open = false)`)
 	eval[chromedp.Void](p, `void (document.activeElement.blur(), window.scrollTo(0, 0))`)
 
 	shot := screenshot(t, p, false)
