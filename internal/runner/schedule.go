@@ -51,19 +51,6 @@ func (r *Runner) StartSchedules(ctx context.Context, schedules map[string]string
 	return func() { <-c.Stop().Done() }, nil
 }
 
-// NextRun returns when source's schedule will next queue a backup; false
-// for a source without one.
-func (r *Runner) NextRun(source string) (time.Time, bool) {
-	r.mu.Lock()
-	c, id, ok := r.cron, r.entries[source], r.entries != nil
-	r.mu.Unlock()
-	if !ok || id == 0 {
-		return time.Time{}, false
-	}
-	next := c.Entry(id).Next
-	return next, !next.IsZero()
-}
-
 // Schedule returns where source's schedule stands: its next tick, the tick
 // before that (at or before now), and when the schedules started; false
 // for a source without a schedule.

@@ -37,3 +37,30 @@ func TestPrevTick(t *testing.T) {
 		}
 	}
 }
+
+// Schedule says where each source's schedule stands: an @every schedule
+// one delay between its ticks, a daily one a day, none for the rest.
+func TestScheduleTicks(t *testing.T) {
+	r := runner.New(nil, nil, nil, runner.Options{})
+	before := time.Now()
+	stop, err := r.StartSchedules(t.Context(), map[string]string{"hourly": "@every 1h", "nightly": "0 3 * * *"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	for src, want := range map[string]time.Duration{"hourly": time.Hour, "nightly": 24 * time.Hour} {
+		s, ok := r.Schedule(src)
+		if !ok {
+			t.Fatalf("%s: no schedule", src)
+		}
+		if got := s.Next.Sub(s.Prev); got != want {
+			t.Errorf("%s: %s between the ticks around now (%s, %s), want %s", src, got, s.Prev, s.Next, want)
+		}
+		if !s.Next.After(before) || s.Prev.After(time.Now()) || s.Since.Before(before) {
+			t.Errorf("%s: prev %s, next %s, since %s; started at %s", src, s.Prev, s.Next, s.Since, before)
+		}
+	}
+	if _, ok := r.Schedule("manual"); ok {
+		t.Error("a source without a schedule has one")
+	}
+}
