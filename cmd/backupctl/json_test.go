@@ -132,9 +132,19 @@ webhooks:
 
 	for _, s := range obj("sources").([]any) {
 		sameKeys(t, shapes, "source", s)
-		if last := s.(map[string]any)["last"]; last != nil {
-			sameKeys(t, shapes, "backup", last)
+		for _, k := range []string{"last", "last_success", "last_failure"} {
+			if b := s.(map[string]any)[k]; b != nil {
+				sameKeys(t, shapes, "backup", b)
+			}
 		}
+		for _, p := range s.(map[string]any)["history"].([]any) {
+			sameKeys(t, shapes, "history_point", p)
+		}
+	}
+	// The table for people: boom's last failure, its age and its error.
+	if table, _ := ctl(t, d, 0, "sources"); !regexp.MustCompile(`boom .* \d+s ago: command sh failed: exit`).MatchString(table) ||
+		!strings.Contains(table, "LAST SUCCESS") || !strings.Contains(table, "OVERDUE") {
+		t.Errorf("sources table without boom's last failure:\n%s", table)
 	}
 	eps := obj("endpoints").([]any)
 	if len(eps) != 1 {

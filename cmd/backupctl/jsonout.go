@@ -71,22 +71,45 @@ func toListJSON(list []domain.Backup, next int64) listJSON {
 
 // sourceJSON is one item of sources.
 type sourceJSON struct {
-	Name      string      `json:"name"`
-	Kind      string      `json:"kind"`
-	Schedule  string      `json:"schedule"`
-	NextRun   *time.Time  `json:"next_run"`
-	Retention string      `json:"retention"`
-	Verify    bool        `json:"verify"`
-	Last      *backupJSON `json:"last"`
+	Name         string        `json:"name"`
+	Kind         string        `json:"kind"`
+	Schedule     string        `json:"schedule"`
+	NextRun      *time.Time    `json:"next_run"`
+	Retention    string        `json:"retention"`
+	Verify       bool          `json:"verify"`
+	Last         *backupJSON   `json:"last"`
+	LastSuccess  *backupJSON   `json:"last_success"`
+	LastFailure  *backupJSON   `json:"last_failure"`
+	Overdue      bool          `json:"overdue"`
+	OverdueSince *time.Time    `json:"overdue_since"`
+	History      []historyJSON `json:"history"`
+}
+
+// historyJSON is one finished backup in a source's history.
+type historyJSON struct {
+	ID              int64      `json:"id"`
+	Status          string     `json:"status"`
+	FinishedAt      *time.Time `json:"finished_at"`
+	SizeBytes       int64      `json:"size_bytes"`
+	DurationSeconds float64    `json:"duration_seconds"`
 }
 
 func toSourcesJSON(list []domain.SourceInfo) []sourceJSON {
 	out := make([]sourceJSON, 0, len(list))
+	opt := func(b *domain.Backup) *backupJSON {
+		if b == nil {
+			return nil
+		}
+		j := toBackupJSON(*b)
+		return &j
+	}
 	for _, s := range list {
-		j := sourceJSON{Name: s.Name, Kind: s.Kind, Schedule: s.Schedule, NextRun: s.NextRun, Retention: s.Retention, Verify: s.Verify}
-		if s.Last != nil {
-			last := toBackupJSON(*s.Last)
-			j.Last = &last
+		j := sourceJSON{Name: s.Name, Kind: s.Kind, Schedule: s.Schedule, NextRun: s.NextRun, Retention: s.Retention, Verify: s.Verify,
+			Last: opt(s.Last), LastSuccess: opt(s.LastSuccess), LastFailure: opt(s.LastFailure),
+			Overdue: s.Overdue, OverdueSince: s.OverdueSince, History: make([]historyJSON, 0, len(s.History))}
+		for _, p := range s.History {
+			j.History = append(j.History, historyJSON{ID: p.ID, Status: string(p.Status), FinishedAt: p.FinishedAt,
+				SizeBytes: p.SizeBytes, DurationSeconds: p.DurationSeconds})
 		}
 		out = append(out, j)
 	}

@@ -2,6 +2,7 @@ package dashboardtest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,6 +34,10 @@ sources:
   broken-export:
     kind: command
     command: ["sh", "-c", "echo 'export: connection refused' >&2; exit 3"]
+  mail:
+    kind: command
+    command: ["echo", "mail"]
+    schedule: "0 */6 * * *"
   media:
     kind: command
     # Two 4 MiB parts archived (progress to show), then it stays running
@@ -52,6 +57,19 @@ func TestScreenshot(t *testing.T) {
 	}
 	cfg := strings.Replace(showcaseSources, "%DIR%", dir, 1)
 	d := testdaemon.Start(t, testdaemon.Options{Config: cfg})
+	// A history for the charts, older than the backups run below: mail's
+	// last success is ten hours old, so it is overdue on its six-hourly
+	// schedule.
+	history := append(series("metrics", 24, 6*time.Hour, 40*time.Minute, func(i int) (int64, time.Duration) {
+		return 1_350_000 + int64(i*i*180) + int64(i%3)*20_000, time.Duration(14+i%5*3) * time.Millisecond
+	}), series("mail", 12, 6*time.Hour, 10*time.Hour, func(i int) (int64, time.Duration) {
+		return 40_000_000 + int64(i)*900_000, time.Duration(40+i*2) * time.Second
+	})...)
+	history = append(history, series("app-files", 10, 24*time.Hour, 22*time.Hour, func(i int) (int64, time.Duration) {
+		return 700 + int64(i)*25, time.Duration(5+i%3) * time.Millisecond
+	})...)
+	history[7].Status, history[7].Error, history[7].SizeBytes = domain.StatusFailed, "scrape timed out", 0
+	storeReports(t, d, history...)
 	c := d.Client()
 	ctx := context.Background()
 	for _, src := range []string{"app-files", "catalog", "metrics", "broken-export"} {
@@ -75,13 +93,14 @@ func TestScreenshot(t *testing.T) {
 	p := openPage(t, newBrowser(t), d.URL)
 	p.do(chromedp.EmulateViewport(1280, 800))
 	p.live()
-	p.wait("every backup listed", `document.querySelectorAll('#catalog tbody tr').length === 7`)
+	p.wait("a full first page of backups", `document.querySelectorAll('#catalog tbody tr').length === 25`)
 	p.wait("the running backup's progress", `/^[1-9].* read$/.test(document.querySelector('`+rowSel(running.ID)+`[data-status="running"] td.num')?.textContent)`)
 	// Only progress events tell the sources panel how far a backup is.
 	p.wait("a progress event in the sources panel", `document.querySelector('#sources li[data-source="media"] .last')?.textContent.includes('MiB read')`)
 	eval[chromedp.Void](p, `void (document.getElementById('message-text').value = 'Deploying 4.2 at 17:00')`)
-	p.do(chromedp.Click(chromedp.CSS("#send-message")))
+	p.do(chromedp.Click(chromedp.CSS("#devtools summary")), chromedp.Click(chromedp.CSS("#send-message")))
 	p.wait("the message in the log", `document.querySelector('#log li[data-kind="message"]')`)
+	eval[chromedp.Void](p, `void (document.getElementById('devtools').open = false)`)
 	eval[chromedp.Void](p, `void (document.activeElement.blur(), window.scrollTo(0, 0))`)
 
 	shot := screenshot(t, p, false)
@@ -107,6 +126,20 @@ func TestScreenshot(t *testing.T) {
 		}), chromedp.EmulateViewport(360, 740, chromedp.EmulateMobile))
 		os.WriteFile(filepath.Join(out, "light-360.png"), screenshot(t, p, true), 0o644)
 	}
+}
+
+// series is n reports of source, every apart, the newest last ago, with
+// sizes and durations from f(i), i = 0 the oldest.
+func series(source string, n int, every, last time.Duration, f func(i int) (int64, time.Duration)) []domain.Backup {
+	out := make([]domain.Backup, n)
+	for i := range out {
+		size, took := f(i)
+		finished := time.Now().Add(-last - time.Duration(n-1-i)*every)
+		started := finished.Add(-took)
+		out[i] = domain.Backup{Source: source, Kind: "command", SizeBytes: size, StartedAt: &started, FinishedAt: &finished,
+			SHA256: fmt.Sprintf("%064x", i+1)}
+	}
+	return out
 }
 
 func screenshot(t *testing.T, p *page, full bool) []byte {

@@ -127,4 +127,44 @@ type SourceInfo struct {
 	Verify    bool   `json:"verify,omitempty"`
 	// Last is the newest local backup of the source, if any.
 	Last *Backup `json:"last,omitempty"`
+	// LastSuccess and LastFailure are the newest succeeded and the newest
+	// failed backup of the source, run here or reported; nil if none.
+	LastSuccess *Backup `json:"last_success"`
+	LastFailure *Backup `json:"last_failure"`
+	// Overdue is true for a scheduled source without a success for longer
+	// than its schedule's interval plus a grace; OverdueSince is when that
+	// became true. An unscheduled source is never overdue.
+	Overdue      bool       `json:"overdue"`
+	OverdueSince *time.Time `json:"overdue_since"`
+	// History is the source's last finished backups, oldest first.
+	History []HistoryPoint `json:"history"`
+}
+
+// HistoryLen is how many finished backups SourceInfo.History holds.
+const HistoryLen = 30
+
+// HistoryPoint is one finished backup in a source's history: what a trend
+// chart of sizes and durations needs.
+type HistoryPoint struct {
+	ID         int64      `json:"id"`
+	Status     Status     `json:"status"`
+	FinishedAt *time.Time `json:"finished_at"`
+	SizeBytes  int64      `json:"size_bytes"`
+	// DurationSeconds is from start to finish; 0 for a backup that never
+	// started (canceled while queued) or a report without a start time.
+	DurationSeconds float64 `json:"duration_seconds"`
+}
+
+// SourceHealth is what the catalog knows of a source's recent outcomes.
+type SourceHealth struct {
+	LastSuccess *Backup
+	LastFailure *Backup
+	History     []HistoryPoint // oldest first
+}
+
+// Schedule is where a source's schedule stands: the tick at or before now,
+// the next one, and since when the daemon has been running it.
+type Schedule struct {
+	Prev, Next time.Time
+	Since      time.Time
 }

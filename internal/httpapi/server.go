@@ -24,8 +24,9 @@ type Runner interface {
 	Submit(ctx context.Context, source string) (domain.Backup, error)
 	Cancel(ctx context.Context, id int64) (domain.Backup, error)
 	BytesDone(id int64) (int64, bool)
-	// NextRun is when source's schedule next queues a backup.
-	NextRun(source string) (time.Time, bool)
+	// Schedule is where source's schedule stands (its previous and next
+	// ticks); false for a source without one.
+	Schedule(source string) (domain.Schedule, bool)
 }
 
 // Catalog answers questions about backups and events.
@@ -34,6 +35,9 @@ type Catalog interface {
 	Backups(ctx context.Context, f domain.BackupFilter) ([]domain.Backup, error)
 	ListEvents(ctx context.Context, since int64, limit int) ([]domain.Event, error)
 	LatestBySource(ctx context.Context) (map[string]domain.Backup, error)
+	// SourceHealth is each source's newest success and failure and its
+	// last n finished backups, oldest first.
+	SourceHealth(ctx context.Context, sources []string, n int) (map[string]domain.SourceHealth, error)
 }
 
 // Verifier runs a restore drill of a backup and records its outcome.

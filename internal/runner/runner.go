@@ -79,11 +79,12 @@ type Runner struct {
 	queue chan int64
 	stop  chan struct{} // closed by Shutdown: workers take no more jobs
 
-	mu       sync.Mutex
-	stopping bool
-	running  map[int64]*job
-	cron     *cron.Cron              // set by StartSchedules
-	entries  map[string]cron.EntryID // source -> its schedule in cron
+	mu        sync.Mutex
+	stopping  bool
+	running   map[int64]*job
+	cron      *cron.Cron              // set by StartSchedules
+	entries   map[string]cron.EntryID // source -> its schedule in cron
+	cronSince time.Time               // when StartSchedules started cron
 
 	ctx    context.Context // lives until every worker has stopped
 	cancel context.CancelFunc

@@ -45,21 +45,63 @@ func (r *Runner) StartSchedules(ctx context.Context, schedules map[string]string
 		}))
 	}
 	r.mu.Lock()
-	r.cron, r.entries = c, entries
+	r.cron, r.entries, r.cronSince = c, entries, time.Now()
 	r.mu.Unlock()
 	c.Start()
 	return func() { <-c.Stop().Done() }, nil
 }
 
-// NextRun returns when source's schedule will next queue a backup; false
-// for a source without one.
-func (r *Runner) NextRun(source string) (time.Time, bool) {
+// Schedule returns where source's schedule stands: its next tick, the tick
+// before that (at or before now), and when the schedules started; false
+// for a source without a schedule.
+func (r *Runner) Schedule(source string) (domain.Schedule, bool) {
 	r.mu.Lock()
-	c, id, ok := r.cron, r.entries[source], r.entries != nil
+	c, id, since := r.cron, r.entries[source], r.cronSince
 	r.mu.Unlock()
-	if !ok || id == 0 {
-		return time.Time{}, false
+	if id == 0 {
+		return domain.Schedule{}, false
 	}
-	next := c.Entry(id).Next
-	return next, !next.IsZero()
+	e := c.Entry(id)
+	next := e.Next
+	if next.IsZero() {
+		return domain.Schedule{}, false
+	}
+	// @every counts from when cron started, not from the clock's whole
+	// units, so its previous tick is one delay back.
+	prev := next.Add(-time.Second)
+	if d, ok := e.Schedule.(cron.ConstantDelaySchedule); ok {
+		prev = next.Add(-d.Delay)
+	} else {
+		prev = PrevTick(e.Schedule, prev)
+	}
+	return domain.Schedule{Prev: prev, Next: next, Since: since}, true
+}
+
+// PrevTick returns the latest tick of s at or before t, or the zero time
+// if there is none in the year before t. cron schedules only look
+// forward, so it looks back over a window that doubles, starting from the
+// spacing of the ticks after t, and walks forward to t from there.
+func PrevTick(s cron.Schedule, t time.Time) time.Time {
+	next := s.Next(t)
+	if next.IsZero() {
+		return time.Time{}
+	}
+	span := s.Next(next).Sub(next)
+	if span < time.Second {
+		span = time.Second
+	}
+	for ; span <= 400*24*time.Hour; span *= 2 {
+		tick := s.Next(t.Add(-span))
+		if tick.IsZero() || tick.After(t) {
+			continue
+		}
+		for {
+			n := s.Next(tick)
+			if n.IsZero() || n.After(t) {
+				return tick
+			}
+			tick = n
+		}
+	}
+	return time.Time{}
 }

@@ -22,9 +22,13 @@ const live = new Live({
     return u.href;
   },
   onEvent,
-  onWelcome: (fresh) => {
-    // Without since, events before the welcome were not sent: reload.
-    if (fresh) guard(refresh());
+  onWelcome: (fresh, head) => {
+    // Without since, events before the welcome were not sent: reload, and
+    // show in the log what happened before the page opened.
+    if (fresh) {
+      guard(refresh());
+      guard(log.history(head));
+    }
   },
   onState: setConn,
   onError: (text) => showError(text),
@@ -44,8 +48,23 @@ function onEvent(ev) {
     catalog.upsert(ev.data);
     sources.backup(ev.data);
     addSourceOption(ev.data.source);
+    // The server knows what the event does not: the next run once a
+    // scheduled backup was queued, whether a source is still overdue.
+    if (ev.type !== 'backup.started') reloadSourcesSoon();
   }
 }
+
+let reloadTimer = 0;
+function reloadSourcesSoon(delay = 1000) {
+  clearTimeout(reloadTimer);
+  reloadTimer = setTimeout(() => guard(sources.load()), delay);
+}
+// Time passes without events: "2h ago" grows, and a source can become
+// overdue, which only the server can tell.
+setInterval(() => sources.tick(), 30_000);
+setInterval(() => {
+  if (!document.hidden && live.ws) reloadSourcesSoon(0);
+}, 60_000);
 
 let lost = false; // the connection dropped and has not been live since
 

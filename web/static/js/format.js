@@ -12,19 +12,53 @@ export function size(n) {
   return `${i === 0 ? n : n.toFixed(n < 10 ? 1 : 0)} ${UNITS[i]}`;
 }
 
-const clock = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
-const day = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+// Every time shown carries its date and zone: a log or a table read the
+// next morning, or by a colleague in another zone, must not mislead.
+const base = { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZoneName: 'short' };
+const formats = new Map();
+function fmt(seconds, year) {
+  const key = `${seconds}${year}`;
+  if (!formats.has(key)) {
+    formats.set(key, new Intl.DateTimeFormat(undefined, {
+      ...base, ...(seconds ? { second: '2-digit' } : {}), ...(year ? { year: 'numeric' } : {}),
+    }));
+  }
+  return formats.get(key);
+}
 const full = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'long' });
+const rel = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto', style: 'narrow' });
 
-/** time is short: the clock for today, the day and minute before that. */
-export function time(iso) {
+/** time is the date, time and zone: "Mar 4, 14:05:03 UTC"; the year only when it is not this one. */
+export function time(iso, { seconds = true } = {}) {
   if (!iso) return '';
   const d = new Date(iso);
-  return d.toDateString() === new Date().toDateString() ? clock.format(d) : day.format(d);
+  return fmt(seconds, d.getFullYear() !== new Date().getFullYear()).format(d);
 }
 
-/** timeEl is a <time> with the short form shown and the full one on hover. */
-export const timeEl = (iso) => (iso ? el('time', { datetime: iso, title: full.format(new Date(iso)) }, time(iso)) : '');
+const STEPS = [[60, 'second'], [60, 'minute'], [24, 'hour'], [7, 'day'], [4.35, 'week'], [12, 'month'], [Infinity, 'year']];
+
+/** ago is how far iso is from now, in words: "2h ago", "in 40 min.", "now". */
+export function ago(iso, now = Date.now()) {
+  let v = (Date.parse(iso) - now) / 1000;
+  for (const [n, unit] of STEPS) {
+    // Switch units a little early: "45 min ago" reads better than "0 h".
+    if (Math.abs(v) < n * 0.9 || n === Infinity) {
+      return rel.format(Math.round(v), unit);
+    }
+    v /= n;
+  }
+  return '';
+}
+
+/** timeEl is a <time> with the date, time and zone, the full form on hover. */
+export const timeEl = (iso, opts) => (iso
+  ? el('time', { datetime: iso, title: `${full.format(new Date(iso))} (${ago(iso)})` }, time(iso, opts))
+  : '');
+
+/** agoEl is a <time> saying how long ago (or until), the full form on hover. */
+export const agoEl = (iso) => (iso
+  ? el('time', { datetime: iso, title: full.format(new Date(iso)), class: 'ago' }, ago(iso))
+  : '');
 
 export function duration(ms) {
   if (ms < 0 || !Number.isFinite(ms)) return '';

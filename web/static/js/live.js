@@ -10,8 +10,9 @@ export class Live {
    * @param {object} o
    * @param {() => string} o.url WebSocket URL, read on every attempt (the token may change)
    * @param {(ev: object) => void} o.onEvent every event, stored or ephemeral
-   * @param {(fresh: boolean) => void} o.onWelcome fresh: no since was sent, so the
-   *   caller must reload what it shows; otherwise the replay fills the gap
+   * @param {(fresh: boolean, head: number) => void} o.onWelcome fresh: no since was
+   *   sent, so the caller must reload what it shows; otherwise the replay fills
+   *   the gap. head: the newest stored event id the server knows of
    * @param {(state: string, text: string) => void} o.onState
    * @param {(text: string) => void} o.onError
    */
@@ -57,7 +58,7 @@ export class Live {
         if (fresh) this.lastId = msg.head;
         this.attempt = 0;
         this.onState('live', 'Live');
-        this.onWelcome(fresh);
+        this.onWelcome(fresh, msg.head);
         break;
       }
       case 'event':

@@ -1,20 +1,33 @@
 // The event log: what happened, newest first, announced politely.
 
+import { api } from './api.js';
 import { el, size, timeEl } from './format.js';
 
 const KEEP = 200;
+export const HISTORY = 100; // stored events shown from before the page opened
 
 export class EventLog {
   constructor(list) {
     this.list = list;
     this.self = () => ''; // this page's client id, to name its own messages
+    this.ids = new Set(); // stored event ids shown, so none shows twice
   }
 
-  add(kind, text, at = new Date().toISOString()) {
-    const li = el('li', { class: `entry k-${kind}`, 'data-kind': kind },
+  entry(kind, text, at, id) {
+    return el('li', { class: `entry k-${kind}`, 'data-kind': kind, 'data-id': id || undefined },
       timeEl(at), ' ', el('span', {}, text));
-    this.list.prepend(li);
-    while (this.list.children.length > KEEP) this.list.lastElementChild.remove();
+  }
+
+  add(kind, text, at = new Date().toISOString(), id = 0) {
+    this.list.prepend(this.entry(kind, text, at, id));
+    this.trim();
+  }
+
+  trim() {
+    while (this.list.children.length > KEEP) {
+      this.ids.delete(Number(this.list.lastElementChild.dataset.id));
+      this.list.lastElementChild.remove();
+    }
   }
 
   /** event logs a hub event; progress ticks are shown in the table instead. */
@@ -27,7 +40,26 @@ export class EventLog {
       this.add('message', `Message from ${from}: ${text}`, ev.time);
       return;
     }
-    this.add('event', describe(ev), ev.time);
+    if (ev.id && this.ids.has(ev.id)) return;
+    if (ev.id) this.ids.add(ev.id);
+    this.add('event', describe(ev), ev.time, ev.id);
+  }
+
+  /**
+   * history shows the stored events up to head (the welcome's), which
+   * happened before the page connected, below everything logged since:
+   * the live stream starts after head, so nothing shows twice.
+   */
+  async history(head) {
+    if (!head) return;
+    const since = Math.max(0, head - HISTORY);
+    const { events } = await api(`/events?since=${since}&limit=${HISTORY}`);
+    const older = events.filter((ev) => ev.id <= head && !this.ids.has(ev.id)).reverse();
+    for (const ev of older) {
+      this.ids.add(ev.id);
+      this.list.append(this.entry('event', describe(ev), ev.time, ev.id));
+    }
+    this.trim();
   }
 }
 
