@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/go-chi/chi/v5"
@@ -31,8 +30,8 @@ func (nothing) Submit(context.Context, string) (domain.Backup, error) {
 func (nothing) Cancel(context.Context, int64) (domain.Backup, error) {
 	return domain.Backup{}, errNothing
 }
-func (nothing) BytesDone(int64) (int64, bool)    { return 0, false }
-func (nothing) NextRun(string) (time.Time, bool) { return time.Time{}, false }
+func (nothing) BytesDone(int64) (int64, bool)           { return 0, false }
+func (nothing) Schedule(string) (domain.Schedule, bool) { return domain.Schedule{}, false }
 func (nothing) Backup(context.Context, int64) (domain.Backup, error) {
 	return domain.Backup{}, errNothing
 }
@@ -40,6 +39,9 @@ func (nothing) Verify(context.Context, int64) (domain.Backup, error) {
 	return domain.Backup{}, errNothing
 }
 func (nothing) Open(string) (storage.Object, error) { return nil, errNothing }
+func (nothing) SourceHealth(context.Context, []string, int) (map[string]domain.SourceHealth, error) {
+	return nil, errNothing
+}
 func (nothing) Receive(*http.Request) (catalog.ReportResult, error) {
 	return catalog.ReportResult{}, errNothing
 }
