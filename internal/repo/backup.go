@@ -46,6 +46,7 @@ type Backup struct {
 	cache    *cacheWriter
 
 	size, entries, reused int64
+	stored                int64 // bytes of packs stored, once flushed
 	bytesRead, bytesNew   atomic.Int64
 	renewStop             chan struct{}
 	renewDone             chan struct{}
@@ -64,6 +65,10 @@ type Stats struct {
 	Reused    int64 // files recorded from the parent without being read
 	BytesRead int64 // file and stream bytes read and chunked
 	BytesNew  int64 // of those, bytes in chunks the repository lacked
+	// BytesStored is what the backup added to the store: the bytes of the
+	// packs it wrote (compressed, sealed when encrypted, with headers),
+	// its tree included.
+	BytesStored int64
 }
 
 // NewBackup starts a snapshot of meta.Source. It takes a lease in the
@@ -273,7 +278,7 @@ func (b *Backup) Commit(ctx context.Context, info json.RawMessage) (Snapshot, St
 }
 
 func (b *Backup) stats() Stats {
-	return Stats{Entries: b.entries, Reused: b.reused, BytesRead: b.bytesRead.Load(), BytesNew: b.bytesNew.Load()}
+	return Stats{Entries: b.entries, Reused: b.reused, BytesRead: b.bytesRead.Load(), BytesNew: b.bytesNew.Load(), BytesStored: b.stored}
 }
 
 func (b *Backup) finish(ctx context.Context, info json.RawMessage) (Snapshot, error) {
@@ -285,6 +290,7 @@ func (b *Backup) finish(ctx context.Context, info json.RawMessage) (Snapshot, er
 	b.workers.Wait()
 	b.jobs = nil
 	written, err := b.pk.flush()
+	b.stored = b.pk.storedBytes()
 	b.pk = nil
 	if err != nil {
 		return Snapshot{}, err
