@@ -25,7 +25,7 @@ type Store interface {
 	CreateBackup(ctx context.Context, source, kind string) (domain.Backup, error)
 	StartBackup(ctx context.Context, id int64, archive string) (domain.Backup, error)
 	FinishBackup(ctx context.Context, id int64, f domain.Finish) (domain.Backup, error)
-	ExpireArchives(ctx context.Context, source string, r domain.Retention, loc *time.Location) ([]string, error)
+	ExpireArchives(ctx context.Context, source string, r domain.Retention, loc *time.Location) ([]domain.Expired, error)
 	CancelQueued(ctx context.Context, id int64) (domain.Backup, error)
 	Backup(ctx context.Context, id int64) (domain.Backup, error)
 	Recover(ctx context.Context) (interrupted, queued []domain.Backup, err error)

@@ -97,12 +97,13 @@ func (r *Runner) run(id int64) {
 // kept never drop below what it keeps of good ones. Calendar days are the
 // daemon's local ones, as the schedules' are.
 func (r *Runner) expire(spec Spec) {
-	names, err := r.store.ExpireArchives(r.ctx, spec.Name, spec.Retention, time.Local)
+	expired, err := r.store.ExpireArchives(r.ctx, spec.Name, spec.Retention, time.Local)
 	if err != nil {
 		r.log.Error("apply retention", "source", spec.Name, "err", err)
 		return
 	}
-	for _, name := range names {
+	for _, e := range expired {
+		name := e.Archive
 		if err := r.storage.Remove(name); err != nil {
 			r.log.Error("remove expired archive", "source", spec.Name, "archive", name, "err", err)
 			continue
