@@ -233,7 +233,26 @@ func (b *Backup) Add(ctx context.Context, e Entry, open func() (io.ReadCloser, e
 		return fmt.Errorf("open %s: %w", e.Path, err)
 	}
 	defer rc.Close()
-	ids, n, err := b.storeStream(ctxReader{ctx, rc}, DataBlob, b.files)
+	return b.storeFile(ctx, e, rc)
+}
+
+// AddContent records the file entry e with its content read from r to
+// EOF, never taken from the parent snapshot: for a file made for the
+// backup (a database snapshot copy), whose size and mtime say nothing
+// about its content. Entries go in tree order, as for Add.
+func (b *Backup) AddContent(ctx context.Context, e Entry, r io.Reader) error {
+	e.Type, e.Chunks = TypeFile, nil
+	if err := e.check(); err != nil {
+		return err
+	}
+	if err := b.usable(); err != nil {
+		return err
+	}
+	return b.storeFile(ctx, e, r)
+}
+
+func (b *Backup) storeFile(ctx context.Context, e Entry, r io.Reader) error {
+	ids, n, err := b.storeStream(ctxReader{ctx, r}, DataBlob, b.files)
 	if err != nil {
 		b.fail(fmt.Errorf("read %s: %w", e.Path, err))
 		return b.failed()
