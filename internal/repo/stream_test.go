@@ -99,3 +99,51 @@ func TestAddContentIsAlwaysRead(t *testing.T) {
 		t.Fatalf("second snapshot holds %q, %v", out.String(), err)
 	}
 }
+
+// Parameters kept first and the repository made with them after: what a
+// crash in between leaves is completed by InitParams, and the
+// repository opens with the kept parameters.
+func TestInitParams(t *testing.T) {
+	be := localBackend(t)
+	if ok, err := repo.Exists(ctxT(t), be); ok || err != nil {
+		t.Fatalf("Exists on an empty backend: %v, %v", ok, err)
+	}
+	p := repo.NewParams(false)
+	if err := repo.InitParams(ctxT(t), be, nil, p); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := repo.Exists(ctxT(t), be); !ok || err != nil {
+		t.Fatalf("Exists after InitParams: %v, %v", ok, err)
+	}
+	if err := repo.InitParams(ctxT(t), be, nil, p); err == nil {
+		t.Fatal("InitParams over a repository succeeded")
+	}
+	r, err := repo.Open(ctxT(t), be, repo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if r.Params().RepoID != p.RepoID {
+		t.Fatal("the store's config is not the parameters given")
+	}
+	b, _ := r.NewBackup(ctxT(t), repo.Meta{Source: "s"})
+	b.AddStream(ctxT(t), "out", bytes.NewReader([]byte("twelve bytes")))
+	s, _, err := b.Commit(ctxT(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e repo.Entry
+	r.Walk(ctxT(t), s, func(x repo.Entry) error { e = x; return nil })
+	rc := r.OpenEntry(ctxT(t), e)
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || string(got) != "twelve bytes" {
+		t.Fatalf("OpenEntry: %q, %v", got, err)
+	}
+	e.Size++
+	rc = r.OpenEntry(ctxT(t), e)
+	if _, err := io.ReadAll(rc); err == nil {
+		t.Fatal("OpenEntry of an entry whose size does not match its chunks read without an error")
+	}
+	rc.Close()
+}
