@@ -147,3 +147,40 @@ func TestInitParams(t *testing.T) {
 	}
 	rc.Close()
 }
+
+// One Repo reads and writes for a long time: a snapshot committed after
+// the reader first loaded the pack headers is read and restored, since a
+// chunk in no pack it knows makes it look at the store again.
+func TestReaderSeesNewPacks(t *testing.T) {
+	r := openNew(t, localBackend(t), nil, repo.NewMemIndex(), "")
+	put := func(data []byte) repo.Snapshot {
+		b, err := r.NewBackup(ctxT(t), repo.Meta{Source: "s"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Abort()
+		b.AddStream(ctxT(t), "out", bytes.NewReader(data))
+		s, _, err := b.Commit(ctxT(t), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	rng := rand.New(rand.NewPCG(5, 5))
+	first := put(content(rng, 3<<20))
+	var out bytes.Buffer
+	if err := r.Dump(ctxT(t), first, "out", &out); err != nil {
+		t.Fatal(err)
+	}
+	data := content(rng, 3<<20)
+	second := put(data)
+	out.Reset()
+	if err := r.Dump(ctxT(t), second, "out", &out); err != nil || !bytes.Equal(out.Bytes(), data) {
+		t.Fatalf("dump of a snapshot committed after the first read: %d bytes, %v", out.Len(), err)
+	}
+	dir := t.TempDir()
+	third := put(content(rng, 2<<20))
+	if err := r.Restore(ctxT(t), third, dir, repo.RestoreOptions{}); err != nil {
+		t.Fatalf("restore of a snapshot committed after the first read: %v", err)
+	}
+}
