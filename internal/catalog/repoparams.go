@@ -66,3 +66,21 @@ func (db *DB) AppendEvent(ctx context.Context, typ string, data []byte) (domain.
 	})
 	return ev, err
 }
+
+// DropRepoLeases removes every repository lease. Only for a daemon that
+// knows no other process uses this catalog (it holds the data_dir lock)
+// and that runs no backup yet: the leases left are those of backups a
+// crash killed, which would otherwise keep prune from reclaiming their
+// packs until they lapsed.
+func (db *DB) DropRepoLeases(ctx context.Context) (int, error) {
+	var n int64
+	err := db.update(ctx, func(tx *sql.Tx) (bool, error) {
+		res, err := tx.ExecContext(ctx, `DELETE FROM repo_leases`)
+		if err != nil {
+			return false, fmt.Errorf("drop repository leases: %w", err)
+		}
+		n, _ = res.RowsAffected()
+		return false, nil
+	})
+	return int(n), err
+}

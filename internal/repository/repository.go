@@ -27,6 +27,7 @@ type Catalog interface {
 	AppendEvent(ctx context.Context, typ string, data []byte) (domain.Event, error)
 	SetExport(ctx context.Context, id int64, sha256 string, size int64) error
 	Backup(ctx context.Context, id int64) (domain.Backup, error)
+	DropRepoLeases(ctx context.Context) (int, error)
 }
 
 // Options configure Open.
@@ -90,6 +91,14 @@ func Open(ctx context.Context, db Catalog, opt Options) (*Repository, error) {
 		return nil, err
 	}
 	x := &Repository{r: r, db: db, opt: opt, log: opt.Logger.With("component", "repository")}
+	// One daemon per data_dir (its lock), and no backup has started: every
+	// lease left is a crashed backup's.
+	if n, err := db.DropRepoLeases(ctx); err != nil {
+		r.Close()
+		return nil, err
+	} else if n > 0 {
+		x.log.Info("dropped the repository leases of backups a crash interrupted", "leases", n)
+	}
 	if x.exports, err = newExports(x); err != nil {
 		r.Close()
 		return nil, err
