@@ -388,3 +388,69 @@ func repoBytes(t *testing.T, d *testdaemon.Daemon) int64 {
 	t.Helper()
 	return sizeOf(t, filepath.Join(d.DataDir, "archives", "repo", "packs"))
 }
+
+// Prune on demand races running backups, over and over for a bounded
+// time, through the API: no backup fails for it, and every backup left
+// passes its drill and the repository checks clean.
+func TestPruneRacesBackupsOnDaemon(t *testing.T) {
+	src := t.TempDir()
+	d := testdaemon.Start(t, testdaemon.Options{Config: fmt.Sprintf(`repository:
+  prune_margin: 0s
+sources:
+  docs:
+    kind: files
+    path: %s
+    keep: 2
+  dump:
+    kind: command
+    command: ["sh", "-c", "head -c 3000000 %s/d0/f000; head -c 2000000 /dev/urandom"]
+    keep: 2
+`, src, src)})
+	fill(t, src, 6, 512<<10, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	prunes := make(chan int)
+	go func() {
+		n := 0
+		defer func() { prunes <- n }()
+		for ctx.Err() == nil {
+			var res domain.PruneResult
+			if code := apiJSON(t, d, "POST", "/api/v1/repository/prune", &res); code != 200 {
+				t.Errorf("prune: %d", code)
+				return
+			}
+			n++
+		}
+	}()
+	var done []domain.Backup
+	for i := 0; i < 8 && ctx.Err() == nil; i++ {
+		fill(t, src, 3, 512<<10, uint64(i%3)) // half the files change, back and forth
+		for _, s := range []string{"docs", "dump"} {
+			b, err := d.Client().CreateBackup(context.Background(), s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			done = append(done, b)
+		}
+		for _, b := range done[len(done)-2:] {
+			if got := d.WaitBackup(b.ID); got.Status != domain.StatusSucceeded {
+				t.Fatalf("backup %d of %s while prune ran: %s %q", b.ID, b.Source, got.Status, got.Error)
+			}
+		}
+	}
+	cancel()
+	t.Logf("%d backups, %d prunes", len(done), <-prunes)
+	for _, b := range done {
+		cur, _ := d.Client().Backup(context.Background(), b.ID)
+		if cur.Archive == "" {
+			continue
+		}
+		if v, err := d.Client().Verify(context.Background(), b.ID); err != nil || v.VerifyStatus != "passed" {
+			t.Fatalf("drill of backup %d after the race: %+v %v", b.ID, v, err)
+		}
+	}
+	var check domain.CheckResult
+	if code := apiJSON(t, d, "POST", "/api/v1/repository/check?read_data=true", &check); code != 200 || !check.OK {
+		t.Fatalf("check after the race: %d %+v", code, check)
+	}
+}
