@@ -219,7 +219,14 @@ func TestMetricsExposed(t *testing.T) {
 		fmt.Sprintf(`backupd_last_success_timestamp_seconds{source="catalog"} %g`, float64(got.FinishedAt.UnixNano())/1e9),
 		fmt.Sprintf(`backupd_last_success_size_bytes{source="catalog"} %g`, float64(got.SizeBytes)),
 		`backupd_archives{source="catalog"} 1`,
-		fmt.Sprintf(`backupd_archive_bytes{source="catalog"} %g`, float64(got.SizeBytes)),
+		// The backup is in the repository: no tar.zst archive bytes, and
+		// what it added is what the repository holds.
+		`backupd_archive_bytes{source="catalog"} 0`,
+		fmt.Sprintf(`backupd_backup_added_bytes{source="catalog"} %g`, float64(got.AddedBytes)),
+		fmt.Sprintf("backupd_repository_bytes %g", float64(got.AddedBytes)),
+	}
+	if got.AddedBytes == 0 || got.Snapshot == "" {
+		t.Fatalf("backup %d: snapshot %q, added %d", got.ID, got.Snapshot, got.AddedBytes)
 	}
 	for _, when := range []string{"after the backup", "after a restart"} {
 		if when == "after a restart" {

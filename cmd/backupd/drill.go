@@ -12,6 +12,7 @@ import (
 	"github.com/backupd/backupd/internal/catalog"
 	"github.com/backupd/backupd/internal/config"
 	"github.com/backupd/backupd/internal/domain"
+	"github.com/backupd/backupd/internal/repository"
 	"github.com/backupd/backupd/internal/restore"
 	"github.com/backupd/backupd/internal/storage"
 )
@@ -19,8 +20,8 @@ import (
 // newDrill returns the restore drill behind POST /backups/{id}/verify and
 // verify: true. Database drills restore onto the source's own server, so
 // it gets the configured sources.
-func newDrill(cfg config.Config, db *catalog.DB, store storage.Store, tmp string, ids []age.Identity, log *slog.Logger) *restore.Drill {
-	return &restore.Drill{Store: db, Archives: store, Sources: cfg.Sources, TempDir: tmp, Identities: ids, Logger: log}
+func newDrill(cfg config.Config, db *catalog.DB, store storage.Store, repos *repository.Repository, tmp string, ids []age.Identity, log *slog.Logger) *restore.Drill {
+	return &restore.Drill{Store: db, Archives: store, Repo: repos.Repo(), Sources: cfg.Sources, TempDir: tmp, Identities: ids, Logger: log}
 }
 
 // encryptionKeys parses encryption.recipients and reads

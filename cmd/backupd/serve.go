@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"filippo.io/age"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
@@ -19,6 +20,8 @@ import (
 	"github.com/backupd/backupd/internal/httpapi"
 	"github.com/backupd/backupd/internal/hub"
 	"github.com/backupd/backupd/internal/lockfile"
+	"github.com/backupd/backupd/internal/repo"
+	"github.com/backupd/backupd/internal/repository"
 	"github.com/backupd/backupd/internal/runner"
 	"github.com/backupd/backupd/internal/storage"
 	"github.com/backupd/backupd/internal/webhook"
@@ -95,6 +98,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 	if err != nil {
 		return err
 	}
+	repos, err := openRepository(ctx, cfg, db, recipients, identities, log)
+	if err != nil {
+		return err
+	}
+	defer repos.Close()
 
 	d := &daemon{cfg: cfg, log: log, db: db, certs: certs}
 	d.hub = hub.New(db, hub.Options{
@@ -118,9 +126,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 		return err
 	}
 	defer stopWatch()
-	drill := newDrill(cfg, db, store, tmp, identities, log)
+	drill := newDrill(cfg, db, store, repos, tmp, identities, log)
 	d.run = runner.New(db, store, specs, runner.Options{
-		Workers: cfg.Workers, Compression: cfg.Compression, Recipients: recipients, Version: version,
+		Workers: cfg.Workers, Compression: cfg.Compression, Recipients: recipients, Repository: repos, Version: version,
 		TempDir: tmp, Logger: log, AfterSuccess: verifyAfterSuccess(cfg, drill, log), OnProgress: d.hub.Broadcast,
 	})
 	if err := d.run.Open(ctx); err != nil {
@@ -133,7 +141,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 	}
 	srv := &http.Server{
 		Handler: httpapi.New(httpapi.Config{
-			Runner: d.run, Catalog: db, Archives: store, Verifier: drill, Sources: sourceInfos(cfg, specs),
+			Runner: d.run, Catalog: db, Archives: store, Repository: repos, Verifier: drill, Sources: sourceInfos(cfg, specs),
 			Hub: d.hub, Extra: httpapi.WebhookRoutes(recv, db, disp, log),
 			Checks: []httpapi.HealthCheck{{Name: "catalog", Check: db.Check}, {Name: "archives", Check: store.Check}}, Web: web.FS(), Tokens: apiTokens(cfg.Auth), AllowedHosts: allowedHosts(cfg),
 			TrustedOrigins: cfg.WebSocket.AllowedOrigins, Version: version, Logger: log,
@@ -144,7 +152,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 		// HTTP) go to the daemon's log in its format, not to stderr raw.
 		ErrorLog: slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
 	}
-	attrs := []any{"addr", ln.Addr().String(), "tls", certs != nil, "data_dir", cfg.DataDir, "archives", store.Where(), "sources", len(specs), "version", version}
+	attrs := []any{"addr", ln.Addr().String(), "tls", certs != nil, "data_dir", cfg.DataDir, "archives", store.Where(),
+		"repository", repos.Where(), "sources", len(specs), "version", version}
 	if certs != nil {
 		attrs = append(attrs, certs.attrs()...)
 	}
@@ -279,3 +288,27 @@ func openStore(ctx context.Context, cfg config.Config) (storage.Store, error) {
 	}
 	return storage.NewLocal(cfg.ArchivePath())
 }
+
+// openRepository opens the repository every new backup is stored in,
+// under repo/ of the archive directory or of the bucket prefix, making it
+// at the first start (its parameters go into the catalog).
+func openRepository(ctx context.Context, cfg config.Config, db *catalog.DB, rs []age.Recipient, ids []age.Identity, log *slog.Logger) (*repository.Repository, error) {
+	var be repo.Backend
+	var err error
+	if s3 := cfg.Storage.S3; s3 != nil {
+		be, err = repo.NewS3(ctx, storage.S3Config{Endpoint: s3.Endpoint, Bucket: s3.Bucket, Prefix: s3.Prefix,
+			Region: s3.Region, AccessKey: s3.AccessKey, SecretKey: s3.SecretKey, Insecure: s3.Insecure})
+	} else {
+		be, err = repo.NewLocal(filepath.Join(cfg.ArchivePath(), "repo"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return repository.Open(ctx, db, repository.Options{Backend: be, Recipients: rs, Identities: ids,
+		Compression: cfg.Compression, CacheDir: filepath.Join(cfg.DataDir, "repo-cache"),
+		ExportDir: filepath.Join(cfg.DataDir, "exports"), ExportBudget: cfg.Repository.ExportCacheMB << 20,
+		ExportMaxAge: exportMaxAge, PruneMargin: cfg.Repository.PruneMargin, Version: version, Logger: log})
+}
+
+// exportMaxAge is how long an export nobody downloaded stays cached.
+const exportMaxAge = 7 * 24 * time.Hour

@@ -52,6 +52,11 @@ type Options struct {
 	// Recipients, if any, encrypt the archive with age (tar -> zstd ->
 	// age): only the holder of one of their identities can read it.
 	Recipients []age.Recipient
+	// Now, if set, is the clock for what the writer stamps itself (stream
+	// mtimes, the manifest's finish time): an export of a stored backup
+	// gives its snapshot's time, so that building it again gives the same
+	// bytes.
+	Now func() time.Time
 }
 
 // Meta says what an archive holds; it is copied into the manifest.

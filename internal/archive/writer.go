@@ -27,6 +27,7 @@ import (
 // caller must discard what dst received.
 type Writer struct {
 	meta    Meta
+	now     func() time.Time
 	out     *hashWriter
 	enc     io.WriteCloser // age, between zstd and out; nil when not encrypting
 	zw      *zstd.Encoder
@@ -60,8 +61,13 @@ func NewWriter(dst io.Writer, meta Meta, opt Options) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start zstd: %w", err)
 	}
+	now := opt.Now
+	if now == nil {
+		now = time.Now
+	}
 	return &Writer{
 		meta:  meta,
+		now:   now,
 		out:   out,
 		enc:   enc,
 		zw:    zw,
@@ -171,7 +177,7 @@ func (w *Writer) AddStream(name string, r io.Reader) error {
 	if w.part == nil {
 		w.part = make([]byte, PartSize)
 	}
-	e := Entry{Name: name, Type: TypeStream, Mode: 0o600, ModTime: time.Now().UTC()}
+	e := Entry{Name: name, Type: TypeStream, Mode: 0o600, ModTime: w.now().UTC()}
 	// Count bytes as they are read, not as parts are written: progress of a
 	// slow dump must show before its first part fills.
 	r = &countingReader{r: r, n: &w.bytesIn}
@@ -210,7 +216,7 @@ func (w *Writer) writePart(name string, b []byte) error {
 		Name:       name,
 		Size:       int64(len(b)),
 		Mode:       0o600, // dumps often hold secrets
-		ModTime:    time.Now().Truncate(time.Second),
+		ModTime:    w.now().Truncate(time.Second),
 		Format:     tar.FormatPAX,
 		PAXRecords: map[string]string{"comment": streamMarker},
 	}
@@ -262,7 +268,7 @@ func (w *Writer) Close() (Result, error) {
 		BackupID: w.meta.BackupID,
 		Version:  w.meta.Version,
 		Started:  w.meta.Started,
-		Finished: time.Now().UTC(),
+		Finished: w.now().UTC(),
 		Entries:  w.entries,
 		Bytes:    w.bytesIn.Load(),
 		Info:     w.info,

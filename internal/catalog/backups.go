@@ -13,7 +13,7 @@ import (
 
 const backupColumns = `id, source, kind, origin, status, created_at, started_at, finished_at,
 	size_bytes, sha256, error, archive, webhook_id, sender_ip, received_at, message, raw,
-	verified_at, verify_status, verify_error`
+	verified_at, verify_status, verify_error, snapshot, logical_bytes, added_bytes, export_bytes`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -27,7 +27,7 @@ func scanBackup(s scanner) (domain.Backup, error) {
 	)
 	err := s.Scan(&b.ID, &b.Source, &b.Kind, &b.Origin, &b.Status, &created, &started, &finished,
 		&b.SizeBytes, &b.SHA256, &b.Error, &b.Archive, &webhookID, &b.SenderIP, &received, &b.Message, &raw,
-		&verified, &b.VerifyStatus, &b.VerifyError)
+		&verified, &b.VerifyStatus, &b.VerifyError, &b.Snapshot, &b.LogicalBytes, &b.AddedBytes, &b.ExportBytes)
 	if err != nil {
 		return b, err
 	}
@@ -154,8 +154,28 @@ func (db *DB) FinishBackup(ctx context.Context, id int64, f domain.Finish) (doma
 		archiveExpr = "''" // nothing is kept of a backup that did not succeed
 	}
 	return db.transition(ctx, id, domain.StatusRunning, f.Status,
-		`status = ?, finished_at = ?, size_bytes = ?, sha256 = ?, error = ?, archive = `+archiveExpr,
-		string(f.Status), formatTime(time.Now()), f.SizeBytes, f.SHA256, f.Error)
+		`status = ?, finished_at = ?, size_bytes = ?, sha256 = ?, error = ?, snapshot = ?,
+		logical_bytes = ?, added_bytes = ?, archive = `+archiveExpr,
+		string(f.Status), formatTime(time.Now()), f.SizeBytes, f.SHA256, f.Error, f.Snapshot,
+		f.LogicalBytes, f.AddedBytes)
+}
+
+// SetExport records the digest and size of the export built for a
+// repository backup's download. A different digest than the one recorded
+// (an export built again, encrypted with a fresh key) replaces it, and
+// with it the ETag, so a resumed download starts over rather than mixing
+// two files.
+func (db *DB) SetExport(ctx context.Context, id int64, sha256 string, size int64) error {
+	return db.update(ctx, func(tx *sql.Tx) (bool, error) {
+		res, err := tx.ExecContext(ctx, `UPDATE backups SET sha256 = ?, export_bytes = ? WHERE id = ? AND snapshot != ''`, sha256, size, id)
+		if err != nil {
+			return false, fmt.Errorf("record export of backup %d: %w", id, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return false, domain.Errorf(domain.ENOTFOUND, "backup %d is not in the repository", id)
+		}
+		return false, nil
+	})
 }
 
 // CancelQueued cancels a backup that has not started yet.

@@ -29,8 +29,16 @@ var (
 		"Archives this daemon stores per source (succeeded, not expired by retention).",
 		[]string{"source"}, nil)
 	archiveBytesDesc = prometheus.NewDesc("backupd_archive_bytes",
-		"Bytes of the archives this daemon stores per source.",
+		"Bytes of the tar.zst archives this daemon stores per source (made before the repository); "+
+			"repository backups share backupd_repository_bytes.",
 		[]string{"source"}, nil)
+	addedDesc = prometheus.NewDesc("backupd_backup_added_bytes",
+		"Bytes the newest succeeded backup of each source added to the repository (compressed, as stored): "+
+			"what it did not find there already.",
+		[]string{"source"}, nil)
+	repoBytesDesc = prometheus.NewDesc("backupd_repository_bytes",
+		"Bytes of every pack in the repository, from the catalog's index.",
+		nil, nil)
 )
 
 // Collector exports what the catalog knows at scrape time, per source:
@@ -47,7 +55,7 @@ type Collector struct {
 
 // Describe implements prometheus.Collector.
 func (c Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{lastSuccessDesc, lastSizeDesc, lastAttemptDesc, lastAttemptOKDesc, archivesDesc, archiveBytesDesc} {
+	for _, d := range []*prometheus.Desc{lastSuccessDesc, lastSizeDesc, lastAttemptDesc, lastAttemptOKDesc, archivesDesc, archiveBytesDesc, addedDesc, repoBytesDesc} {
 		ch <- d
 	}
 }
@@ -80,7 +88,14 @@ func (c Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(archivesDesc, float64(s.Archives), source)
 		gauge(archiveBytesDesc, float64(s.ArchiveBytes), source)
+		gauge(addedDesc, float64(s.LastAdded), source)
 	}
+	n, err := c.DB.RepoBytes(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(repoBytesDesc, err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(repoBytesDesc, prometheus.GaugeValue, float64(n))
 }
 
 // unixSeconds is t as Unix time in seconds, 0 for the zero time.

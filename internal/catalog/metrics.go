@@ -20,10 +20,15 @@ type SourceStats struct {
 	// the source did not fail.
 	LastAttempt   time.Time
 	LastAttemptOK bool
-	// Archives and ArchiveBytes count the archives this daemon stores
-	// (succeeded, local, not yet expired by retention).
+	// Archives counts what this daemon keeps of the source's backups
+	// (succeeded, local, not yet expired by retention): tar.zst archives
+	// and repository snapshots. ArchiveBytes is the size of the tar.zst
+	// archives among them; the repository's is RepoBytes.
 	Archives     int64
 	ArchiveBytes int64
+	// LastAdded is what the newest succeeded backup added to the
+	// repository.
+	LastAdded int64
 }
 
 // Stats returns SourceStats for every source with a succeeded or failed
@@ -50,9 +55,9 @@ func successStats(ctx context.Context, tx *sql.Tx, out map[string]*SourceStats) 
 	// Our time layout is fixed-width, so max() of the text is the latest;
 	// size_bytes, a bare column beside the one max(), is SQLite's value
 	// from that same row.
-	rows, err := tx.QueryContext(ctx, `SELECT source, max(coalesce(finished_at, created_at)), size_bytes,
+	rows, err := tx.QueryContext(ctx, `SELECT source, max(coalesce(finished_at, created_at)), size_bytes, added_bytes,
 			count(CASE WHEN origin = 'local' AND archive != '' THEN 1 END),
-			coalesce(sum(CASE WHEN origin = 'local' AND archive != '' THEN size_bytes END), 0)
+			coalesce(sum(CASE WHEN origin = 'local' AND archive != '' AND snapshot = '' THEN size_bytes END), 0)
 		FROM backups WHERE status = 'succeeded' GROUP BY source`)
 	if err != nil {
 		return fmt.Errorf("source stats: %w", err)
@@ -61,7 +66,7 @@ func successStats(ctx context.Context, tx *sql.Tx, out map[string]*SourceStats) 
 	for rows.Next() {
 		var source, at string
 		st := &SourceStats{}
-		if err := rows.Scan(&source, &at, &st.LastSize, &st.Archives, &st.ArchiveBytes); err != nil {
+		if err := rows.Scan(&source, &at, &st.LastSize, &st.LastAdded, &st.Archives, &st.ArchiveBytes); err != nil {
 			return fmt.Errorf("scan source stats: %w", err)
 		}
 		if st.LastSuccess, err = parseTime(at); err != nil {

@@ -73,9 +73,13 @@ func TestExpireArchivesByCalendar(t *testing.T) {
 	// keep 1: Feb 3. keep_daily 3: Feb 3, Jan 20, Jan 5. keep_monthly 3:
 	// Feb 3, Jan 20, Dec 20. Gone: both of Jan 1, and Jan 2.
 	r := domain.Retention{Last: 1, Daily: 3, Monthly: 3}
-	names, err := db.ExpireArchives(ctx, "s", r, time.UTC)
+	expiredNow, err := db.ExpireArchives(ctx, "s", r, time.UTC)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range expiredNow {
+		names = append(names, e.Archive)
 	}
 	want := []string{s[3].Archive, s[2].Archive, s[1].Archive}
 	if !slices.Equal(names, want) {

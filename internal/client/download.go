@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"hash"
@@ -75,8 +76,8 @@ func (c *Client) Download(ctx context.Context, id int64, dest string, opt Downlo
 	} else if dir := filepath.Dir(dest); !isDir(dir) {
 		return DownloadResult{}, fmt.Errorf("cannot save the archive as %s: directory %s does not exist (end the path with / to have it created)", dest, dir)
 	}
-	res := DownloadResult{Path: dest, Size: b.SizeBytes, SHA256: b.SHA256}
-	if ok, _ := fileHasSum(dest, b.SHA256); ok {
+	res := DownloadResult{Path: dest, Size: b.DownloadSize(), SHA256: b.SHA256}
+	if ok, _ := fileHasSum(dest, b.SHA256); ok && b.SHA256 != "" {
 		res.Reused = true
 		return res, nil
 	}
@@ -87,16 +88,18 @@ func (c *Client) Download(ctx context.Context, id int64, dest string, opt Downlo
 	}
 	defer f.Close()
 	res.Resumed = have
-	if err := c.fetch(ctx, id, b, f, h, have, opt.Progress); err != nil {
+	want, size, err := c.fetch(ctx, id, b, f, h, have, opt.Progress)
+	if err != nil {
 		return res, err // the partial file stays for the next try
 	}
+	res.SHA256, res.Size = want, size
 	if err := f.Sync(); err != nil {
 		return res, fmt.Errorf("fsync download: %w", err)
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != b.SHA256 {
+	if got := hex.EncodeToString(h.Sum(nil)); got != want || want == "" {
 		f.Close()
 		os.Remove(partial)
-		return res, &ChecksumError{Path: partial, Got: got, Want: b.SHA256}
+		return res, &ChecksumError{Path: partial, Got: got, Want: want}
 	}
 	if err := os.Rename(partial, dest); err != nil {
 		return res, fmt.Errorf("rename download: %w", err)
@@ -121,31 +124,44 @@ func openPartial(path string) (*os.File, hash.Hash, int64, error) {
 }
 
 // fetch asks for the bytes after have; if the server sends the whole file
-// instead (the archive changed, or it ignores ranges), it starts over.
-func (c *Client) fetch(ctx context.Context, id int64, b domain.Backup, f *os.File, h hash.Hash, have int64, progress func(done, total int64)) error {
-	if have == b.SizeBytes {
-		return nil // complete already; the caller verifies it
+// instead (the archive changed, or it ignores ranges), it starts over. It
+// returns the SHA-256 to check the file against and its size: those of
+// the response's Repr-Digest when the server sends one (a repository
+// backup's export may have no digest in the catalog until the first
+// download has built it), else the catalog's.
+func (c *Client) fetch(ctx context.Context, id int64, b domain.Backup, f *os.File, h hash.Hash, have int64, progress func(done, total int64)) (string, int64, error) {
+	size := b.DownloadSize()
+	if have == size && size > 0 && b.SHA256 != "" {
+		return b.SHA256, size, nil // complete already; the caller verifies it
 	}
 	req, err := c.newRequest(ctx, http.MethodGet, "/api/v1/backups/"+strconv.FormatInt(id, 10)+"/archive", nil, nil)
 	if err != nil {
-		return err
+		return "", 0, err
 	}
 	// A partial file longer than the archive cannot be a prefix of it: ask
-	// for the whole file, which restarts the download below.
-	if have > 0 && have < b.SizeBytes {
+	// for the whole file, which restarts the download below. Without a
+	// digest yet there is nothing to resume against.
+	if have > 0 && have < size && b.SHA256 != "" {
 		req.Header.Set("Range", "bytes="+strconv.FormatInt(have, 10)+"-")
 		req.Header.Set("If-Range", `"`+b.SHA256+`"`)
 	}
 	resp, err := c.do(req, nil)
 	if err != nil {
-		return err
+		return "", 0, err
 	}
 	defer resp.Body.Close()
+	want := b.SHA256
+	if d := reprDigest(resp.Header.Get("Repr-Digest")); d != "" {
+		want = d
+	}
 	if resp.StatusCode != http.StatusPartialContent {
 		if err := restart(f, h); err != nil {
-			return err
+			return "", 0, err
 		}
 		have = 0
+	}
+	if resp.ContentLength >= 0 {
+		size = have + resp.ContentLength
 	}
 	// Written behind the disk, as the daemon writes archives: the fsync
 	// that follows finds little left to write, and a large download does
@@ -153,19 +169,35 @@ func (c *Client) fetch(ctx context.Context, id int64, b domain.Backup, f *os.Fil
 	bw := storage.NewBehindWriter(f, have)
 	w := io.Writer(bw)
 	if progress != nil {
-		w = &progressWriter{w: bw, done: have, total: b.SizeBytes, fn: progress}
+		w = &progressWriter{w: bw, done: have, total: size, fn: progress}
 	}
 	if _, err := io.CopyBuffer(io.MultiWriter(w, h), resp.Body, make([]byte, 1<<20)); err != nil {
 		bw.Flush() // keep what arrived for the resume
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return "", 0, ctx.Err()
 		}
-		return c.unreachable(fmt.Errorf("download cut off: %w (run it again to resume)", err))
+		return "", 0, c.unreachable(fmt.Errorf("download cut off: %w (run it again to resume)", err))
 	}
 	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("write download: %w", err)
+		return "", 0, fmt.Errorf("write download: %w", err)
 	}
-	return nil
+	return want, size, nil
+}
+
+// reprDigest returns the SHA-256 in a Repr-Digest header
+// ("sha-256=:<base64>:") as lowercase hex, or "" if there is none.
+func reprDigest(v string) string {
+	for _, item := range strings.Split(v, ",") {
+		k, val, ok := strings.Cut(strings.TrimSpace(item), "=")
+		if !ok || !strings.EqualFold(k, "sha-256") || len(val) < 2 || val[0] != ':' || val[len(val)-1] != ':' {
+			continue
+		}
+		sum, err := base64.StdEncoding.DecodeString(val[1 : len(val)-1])
+		if err == nil && len(sum) == sha256.Size {
+			return hex.EncodeToString(sum)
+		}
+	}
+	return ""
 }
 
 func restart(f *os.File, h hash.Hash) error {

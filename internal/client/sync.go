@@ -137,9 +137,9 @@ func (c *Client) archived(ctx context.Context, sources []string) ([]domain.Backu
 
 func (c *Client) syncOne(ctx context.Context, dir string, b domain.Backup, i, n int, opt SyncOptions) (SyncItem, error) {
 	path := filepath.Join(dir, filepath.Base(b.Archive))
-	item := SyncItem{BackupID: b.ID, Source: b.Source, Path: path, Size: b.SizeBytes, SHA256: b.SHA256}
+	item := SyncItem{BackupID: b.ID, Source: b.Source, Path: path, Size: b.DownloadSize(), SHA256: b.SHA256}
 	if !opt.VerifyExisting {
-		if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() && st.Size() == b.SizeBytes {
+		if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() && st.Size() == b.DownloadSize() && b.SHA256 != "" {
 			item.Action = SyncPresent
 			return item, nil
 		}
@@ -152,6 +152,9 @@ func (c *Client) syncOne(ctx context.Context, dir string, b domain.Backup, i, n 
 		dopt.Progress = func(done, total int64) { opt.Progress(b, done, total) }
 	}
 	res, err := c.Download(ctx, b.ID, path, dopt)
+	if err == nil {
+		item.Size, item.SHA256 = res.Size, res.SHA256
+	}
 	var unreachable *UnreachableError
 	switch {
 	case err == nil && res.Reused:

@@ -34,6 +34,8 @@ type Config struct {
 	Storage Storage `yaml:"storage"`
 	// Encryption, if it names recipients, encrypts every archive with age.
 	Encryption Encryption `yaml:"encryption"`
+	// Repository tunes the deduplicated repository backups are stored in.
+	Repository Repository `yaml:"repository"`
 	Log        Log        `yaml:"log"`
 	Auth       Auth       `yaml:"auth"`
 	// TLS, with a certificate and key, serves HTTPS and WSS on Listen.
@@ -68,6 +70,17 @@ type Encryption struct {
 	// archives, which is the point of encrypting them; drills then run
 	// where the key is, with backupctl restore --identity.
 	IdentityFile string `yaml:"identity_file"`
+}
+
+// Repository tunes the repository (docs/repository.md).
+type Repository struct {
+	// PruneMargin is how long a pack no snapshot needs stays marked
+	// before prune deletes it: a second guard, beside the leases of
+	// backups in progress, against a writer the catalog cannot see.
+	PruneMargin time.Duration `yaml:"prune_margin"`
+	// ExportCacheMB is how many MiB of exports (the tar.zst files that
+	// downloads of repository backups send) are kept in data_dir/exports.
+	ExportCacheMB int64 `yaml:"export_cache_mb"`
 }
 
 // Storage chooses where archives are kept.
@@ -246,6 +259,7 @@ func Default() Config {
 		Workers:       2,
 		ShutdownGrace: 30 * time.Second,
 		Compression:   "default",
+		Repository:    Repository{PruneMargin: time.Hour, ExportCacheMB: 4096},
 		WebSocket:     WebSocket{QueueSize: 256, QueueBytes: 8 << 20, TotalBytes: 32 << 20},
 	}
 }

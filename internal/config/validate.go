@@ -92,6 +92,12 @@ func (c Config) Validate() error {
 	if c.ShutdownGrace < 0 {
 		bad("shutdown_grace: must not be negative")
 	}
+	if c.Repository.PruneMargin < 0 {
+		bad("repository.prune_margin: must not be negative")
+	}
+	if c.Repository.ExportCacheMB < 0 {
+		bad("repository.export_cache_mb: must not be negative")
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -57,10 +57,24 @@ type Backup struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	StartedAt  *time.Time `json:"started_at,omitempty"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
-	// SizeBytes is the archive's size once it is complete.
-	SizeBytes int64  `json:"size_bytes"`
-	SHA256    string `json:"sha256,omitempty"`
-	Error     string `json:"error,omitempty"`
+	// SizeBytes is, for a backup in the repository, its logical size
+	// (LogicalBytes); for a tar.zst archive, the archive's size.
+	SizeBytes int64 `json:"size_bytes"`
+	// SHA256 is the SHA-256 of what a download sends: the archive, or for
+	// a repository backup its export, once one has been built.
+	SHA256 string `json:"sha256,omitempty"`
+	// Snapshot is the repository snapshot id of a backup stored in the
+	// repository; empty for a tar.zst archive.
+	Snapshot string `json:"snapshot,omitempty"`
+	// LogicalBytes is what the backup read from its source; AddedBytes is
+	// what it added to the repository (packs, compressed, as stored). Both
+	// are 0 for archives made before the repository.
+	LogicalBytes int64 `json:"logical_bytes"`
+	AddedBytes   int64 `json:"added_bytes"`
+	// ExportBytes is the size of a repository backup's tar.zst export once
+	// a download has built it (then SHA256 is its digest), else 0.
+	ExportBytes int64  `json:"export_bytes,omitempty"`
+	Error       string `json:"error,omitempty"`
 	// BytesDone is the source bytes read so far while running; it is kept in
 	// memory by the runner and merged in on read, never stored per tick.
 	BytesDone int64 `json:"bytes_done,omitempty"`
@@ -87,6 +101,19 @@ type Finish struct {
 	SizeBytes int64
 	SHA256    string
 	Error     string
+	// Repository backups: the snapshot and the byte counts.
+	Snapshot     string
+	LogicalBytes int64
+	AddedBytes   int64
+}
+
+// DownloadSize is the size of what a download of b sends, 0 when unknown
+// (a repository backup whose export has not been built yet).
+func (b Backup) DownloadSize() int64 {
+	if b.Snapshot != "" {
+		return b.ExportBytes
+	}
+	return b.SizeBytes
 }
 
 // BackupFilter selects backups for listing, newest first.

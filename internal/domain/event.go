@@ -16,6 +16,7 @@ const (
 	EventBackupVerified  = "backup.verified"
 	EventBackupExpired   = "backup.expired" // retention removed its archive
 	EventReportReceived  = "report.received"
+	EventRepoPruned      = "repo.pruned" // prune removed packs no snapshot needs
 )
 
 // AllStoredEvents, as an outbound endpoint's event type, stands for every
@@ -27,7 +28,7 @@ const AllStoredEvents = "*"
 func IsStoredEventType(typ string) bool {
 	switch typ {
 	case EventBackupQueued, EventBackupStarted, EventBackupSucceeded, EventBackupFailed,
-		EventBackupCanceled, EventBackupVerified, EventBackupExpired, EventReportReceived, AllStoredEvents:
+		EventBackupCanceled, EventBackupVerified, EventBackupExpired, EventReportReceived, EventRepoPruned, AllStoredEvents:
 		return true
 	}
 	return false
@@ -42,7 +43,7 @@ const (
 // EventTypes lists every event type a client can filter on: the stored
 // ones, then the ephemeral ones.
 var EventTypes = []string{EventBackupQueued, EventBackupStarted, EventBackupSucceeded, EventBackupFailed,
-	EventBackupCanceled, EventBackupVerified, EventBackupExpired, EventReportReceived,
+	EventBackupCanceled, EventBackupVerified, EventBackupExpired, EventReportReceived, EventRepoPruned,
 	EventBackupProgress, EventMessage}
 
 // IsEventType reports whether typ is one of EventTypes.

@@ -80,3 +80,12 @@ func (r Retention) Expired(times []time.Time, loc *time.Location) []int {
 	}
 	return out
 }
+
+// Expired is what retention took from a backup, for the caller to delete:
+// its tar.zst archive, or its repository snapshot (Archive then names the
+// export built for downloads, if any).
+type Expired struct {
+	ID       int64
+	Archive  string
+	Snapshot string
+}

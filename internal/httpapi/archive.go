@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/backupd/backupd/internal/archive"
 	"github.com/backupd/backupd/internal/domain"
@@ -24,6 +25,10 @@ func (s *Server) handleArchiveDownload(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, s.log, err)
 		return
 	}
+	if b.Snapshot != "" {
+		s.serveExport(w, r, b)
+		return
+	}
 	f, err := s.Archives.Open(b.Archive)
 	if err != nil {
 		WriteError(w, r, s.log, err)
@@ -35,7 +40,32 @@ func (s *Server) handleArchiveDownload(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, s.log, err)
 		return
 	}
-	sum, err := hex.DecodeString(b.SHA256)
+	var content io.ReadSeeker = f
+	if lf, ok := f.(storage.LocalFile); ok {
+		content = lf.File // sent with sendfile(2)
+	}
+	s.serveDownload(w, r, b.Archive, b.SHA256, mod, content)
+}
+
+// serveExport sends a repository backup as its export, which the first
+// download builds (and whose digest it records) before answering.
+func (s *Server) serveExport(w http.ResponseWriter, r *http.Request, b domain.Backup) {
+	if s.Repository == nil {
+		WriteError(w, r, s.log, domain.Errorf(domain.EUNAVAILABLE, "backup %d is in the repository, which this server has not opened", b.ID))
+		return
+	}
+	ex, err := s.Repository.Export(r.Context(), b)
+	if err != nil {
+		WriteError(w, r, s.log, err)
+		return
+	}
+	defer ex.File.Close()
+	s.serveDownload(w, r, b.Archive, ex.SHA256, ex.ModTime, ex.File)
+}
+
+// serveDownload sends the file called name whose SHA-256 is sha.
+func (s *Server) serveDownload(w http.ResponseWriter, r *http.Request, name, sha string, mod time.Time, content io.ReadSeeker) {
+	sum, err := hex.DecodeString(sha)
 	if err != nil {
 		WriteError(w, r, s.log, err)
 		return
@@ -43,19 +73,15 @@ func (s *Server) handleArchiveDownload(w http.ResponseWriter, r *http.Request) {
 	digest := "sha-256=:" + base64.StdEncoding.EncodeToString(sum) + ":"
 	h := w.Header()
 	ctype := "application/zstd"
-	if strings.HasSuffix(b.Archive, archive.EncryptedSuffix) {
+	if strings.HasSuffix(name, archive.EncryptedSuffix) {
 		ctype = "application/octet-stream" // age ciphertext
 	}
 	h.Set("Content-Type", ctype)
-	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": b.Archive}))
-	h.Set("ETag", `"`+b.SHA256+`"`)
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
+	h.Set("ETag", `"`+sha+`"`)
 	h.Set("Repr-Digest", digest)
-	h.Set("X-Backupd-SHA256", b.SHA256)
-	var content io.ReadSeeker = f
-	if lf, ok := f.(storage.LocalFile); ok {
-		content = lf.File // sent with sendfile(2)
-	}
-	http.ServeContent(&digestWriter{ResponseWriter: w, digest: digest}, r, b.Archive, mod, content)
+	h.Set("X-Backupd-SHA256", sha)
+	http.ServeContent(&digestWriter{ResponseWriter: w, digest: digest}, r, name, mod, content)
 }
 
 // archivedFromPath loads the backup named by {id} if it has an archive

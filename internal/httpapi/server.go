@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/backupd/backupd/internal/domain"
+	"github.com/backupd/backupd/internal/repository"
 	"github.com/backupd/backupd/internal/storage"
 )
 
@@ -50,11 +51,25 @@ type Archives interface {
 	Open(name string) (storage.Object, error)
 }
 
+// Repository is the deduplicated repository backups are stored in.
+type Repository interface {
+	// Export returns backup b's download: a tar.zst (or .tar.zst.age)
+	// file, its SHA-256 and size, built on first use.
+	Export(ctx context.Context, b domain.Backup) (*repository.Export, error)
+	// Tree lists the entries directly inside dir of b's snapshot.
+	Tree(ctx context.Context, b domain.Backup, dir string) ([]domain.TreeEntry, error)
+	Prune(ctx context.Context) (domain.PruneResult, error)
+	Check(ctx context.Context, readData bool) (domain.CheckResult, error)
+}
+
 // Config is what a Server is built from.
 type Config struct {
 	Runner   Runner
 	Catalog  Catalog
 	Archives Archives
+	// Repository holds the backups made since the repository; nil when
+	// there is none (tests of archives alone).
+	Repository Repository
 	// Verifier runs restore drills; nil turns the verify endpoint off.
 	Verifier Verifier
 	// Sources describes the configured sources, in display order.
@@ -135,6 +150,7 @@ func (s *Server) Handler() http.Handler {
 		scoped("").Get("/auth", s.handleAuth)
 		s.routesSources(scoped)
 		s.routesBackups(scoped)
+		s.routesRepository(scoped)
 		s.routesEvents(scoped)
 		// webhook routes: registered through Config.Extra by cmd/backupd,
 		// which owns the webhook intake.

@@ -46,6 +46,7 @@ type Backup struct {
 	cache    *cacheWriter
 
 	size, entries, reused int64
+	stored                int64 // bytes of packs stored, once flushed
 	bytesRead, bytesNew   atomic.Int64
 	renewStop             chan struct{}
 	renewDone             chan struct{}
@@ -64,6 +65,10 @@ type Stats struct {
 	Reused    int64 // files recorded from the parent without being read
 	BytesRead int64 // file and stream bytes read and chunked
 	BytesNew  int64 // of those, bytes in chunks the repository lacked
+	// BytesStored is what the backup added to the store: the bytes of the
+	// packs it wrote (compressed, sealed when encrypted, with headers),
+	// its tree included.
+	BytesStored int64
 }
 
 // NewBackup starts a snapshot of meta.Source. It takes a lease in the
@@ -228,7 +233,26 @@ func (b *Backup) Add(ctx context.Context, e Entry, open func() (io.ReadCloser, e
 		return fmt.Errorf("open %s: %w", e.Path, err)
 	}
 	defer rc.Close()
-	ids, n, err := b.storeStream(ctxReader{ctx, rc}, DataBlob, b.files)
+	return b.storeFile(ctx, e, rc)
+}
+
+// AddContent records the file entry e with its content read from r to
+// EOF, never taken from the parent snapshot: for a file made for the
+// backup (a database snapshot copy), whose size and mtime say nothing
+// about its content. Entries go in tree order, as for Add.
+func (b *Backup) AddContent(ctx context.Context, e Entry, r io.Reader) error {
+	e.Type, e.Chunks = TypeFile, nil
+	if err := e.check(); err != nil {
+		return err
+	}
+	if err := b.usable(); err != nil {
+		return err
+	}
+	return b.storeFile(ctx, e, r)
+}
+
+func (b *Backup) storeFile(ctx context.Context, e Entry, r io.Reader) error {
+	ids, n, err := b.storeStream(ctxReader{ctx, r}, DataBlob, b.files)
 	if err != nil {
 		b.fail(fmt.Errorf("read %s: %w", e.Path, err))
 		return b.failed()
@@ -273,7 +297,7 @@ func (b *Backup) Commit(ctx context.Context, info json.RawMessage) (Snapshot, St
 }
 
 func (b *Backup) stats() Stats {
-	return Stats{Entries: b.entries, Reused: b.reused, BytesRead: b.bytesRead.Load(), BytesNew: b.bytesNew.Load()}
+	return Stats{Entries: b.entries, Reused: b.reused, BytesRead: b.bytesRead.Load(), BytesNew: b.bytesNew.Load(), BytesStored: b.stored}
 }
 
 func (b *Backup) finish(ctx context.Context, info json.RawMessage) (Snapshot, error) {
@@ -285,6 +309,7 @@ func (b *Backup) finish(ctx context.Context, info json.RawMessage) (Snapshot, er
 	b.workers.Wait()
 	b.jobs = nil
 	written, err := b.pk.flush()
+	b.stored = b.pk.storedBytes()
 	b.pk = nil
 	if err != nil {
 		return Snapshot{}, err

@@ -106,6 +106,13 @@ func (p *packer) flush() ([]ID, error) {
 	return written, p.failed()
 }
 
+// storedBytes is the size of the packs stored so far.
+func (p *packer) storedBytes() int64 {
+	p.errMu.Lock()
+	defer p.errMu.Unlock()
+	return p.stored
+}
+
 // abort stops the uploader; packs already stored stay, unreferenced, for
 // prune to remove.
 func (p *packer) abort(err error) {

@@ -66,12 +66,50 @@ func packID(name string) (ID, error) {
 	return ParseID(name[strings.LastIndexByte(name, '/')+1:])
 }
 
+// refreshPacks brings the reader's pack set up to date with the store
+// after stale was found lacking (a chunk in no pack it knows, or a pack
+// gone): a daemon reads and writes for weeks with one Repo, and backups
+// add packs and prune removes some meanwhile. Packs known before are not
+// read again. A caller that finds the set already refreshed since stale
+// gets the new one.
+func (r *Repo) refreshPacks(ctx context.Context, stale *packSet) (*packSet, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.packs != nil && r.packs != stale {
+		return r.packs, nil
+	}
+	ps, err := r.readPackSetFrom(ctx, stale)
+	if err != nil {
+		return nil, err
+	}
+	r.packs = ps
+	return ps, nil
+}
+
 func (r *Repo) readPackSet(ctx context.Context) (*packSet, error) {
+	return r.readPackSetFrom(ctx, nil)
+}
+
+// readPackSetFrom reads the end of every pack in the store that old (if
+// any) does not know.
+func (r *Repo) readPackSetFrom(ctx context.Context, old *packSet) (*packSet, error) {
 	objs, err := r.listPacks(ctx)
 	if err != nil {
 		return nil, err
 	}
 	ps := &packSet{packs: map[ID]*packMeta{}, blobs: map[ID]blobRef{}, bad: map[ID]error{}}
+	if old != nil {
+		fresh := objs[:0]
+		for _, o := range objs {
+			id, err := packID(o.Name)
+			if m, ok := old.packs[id]; err == nil && ok && m.size == o.Size {
+				ps.addMeta(id, m)
+				continue
+			}
+			fresh = append(fresh, o)
+		}
+		objs = fresh
+	}
 	var mu sync.Mutex
 	work := make(chan ObjectInfo)
 	var wg sync.WaitGroup
@@ -105,9 +143,12 @@ func (ps *packSet) add(id ID, m packMeta, err error) {
 		ps.bad[id] = err
 		return
 	}
-	pm := &m
+	ps.addMeta(id, &m)
+}
+
+func (ps *packSet) addMeta(id ID, pm *packMeta) {
 	ps.packs[id] = pm
-	for i, e := range m.entries {
+	for i, e := range pm.entries {
 		if _, ok := ps.blobs[e.ID]; !ok {
 			ps.blobs[e.ID] = blobRef{pack: pm, index: uint32(i), PackEntry: e}
 		}
@@ -172,12 +213,26 @@ func (r *Repo) decodeBlob(b blobRef, stored []byte) ([]byte, error) {
 	return plain, nil
 }
 
-// readBlob reads, decodes and checks one chunk.
+// readBlob reads, decodes and checks one chunk. A chunk in no pack the
+// reader knows, or in a pack gone from the store, makes it look at the
+// store again, once.
 func (r *Repo) readBlob(ctx context.Context, id ID) ([]byte, error) {
 	ps, err := r.loadPacks(ctx)
 	if err != nil {
 		return nil, err
 	}
+	for try := 0; ; try++ {
+		data, err := r.readBlobIn(ctx, ps, id)
+		if domain.ErrorCode(err) != domain.ENOTFOUND || try > 0 {
+			return data, err
+		}
+		if ps, err = r.refreshPacks(ctx, ps); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (r *Repo) readBlobIn(ctx context.Context, ps *packSet, id ID) ([]byte, error) {
 	b, ok := ps.blobs[id]
 	if !ok {
 		return nil, domain.Errorf(domain.ENOTFOUND, "chunk %s is in no pack of the repository", id)

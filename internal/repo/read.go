@@ -76,6 +76,32 @@ func (s *chunkStream) Close() error {
 	return nil
 }
 
+// OpenEntry reads the content of a file entry (from Walk), every chunk
+// checked against its id, a few fetched ahead.
+func (r *Repo) OpenEntry(ctx context.Context, e Entry) io.ReadCloser {
+	return &sizedStream{cs: r.openChunks(ctx, e.Chunks), want: e.Size, path: e.Path}
+}
+
+// sizedStream fails at the end if the chunks did not add up to the size
+// the tree records.
+type sizedStream struct {
+	cs   *chunkStream
+	n    int64
+	want int64
+	path string
+}
+
+func (s *sizedStream) Read(p []byte) (int, error) {
+	n, err := s.cs.Read(p)
+	s.n += int64(n)
+	if errors.Is(err, io.EOF) && s.n != s.want {
+		return n, fmt.Errorf("%s: %d bytes, the tree says %d", s.path, s.n, s.want)
+	}
+	return n, err
+}
+
+func (s *sizedStream) Close() error { return s.cs.Close() }
+
 // Walk calls fn for every entry of the snapshot's tree, in tree order.
 func (r *Repo) Walk(ctx context.Context, s Snapshot, fn func(Entry) error) error {
 	cs := r.openChunks(ctx, s.Tree)

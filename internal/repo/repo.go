@@ -70,24 +70,54 @@ const configName = "config"
 // returns its parameters for the caller to keep. It refuses a backend
 // that already holds one.
 func Init(ctx context.Context, be Backend, recipients []age.Recipient) (Params, error) {
-	if _, err := be.Stat(ctx, configName); err == nil {
-		return Params{}, domain.Errorf(domain.ECONFLICT, "%s already holds a repository", be.Where())
-	} else if domain.ErrorCode(err) != domain.ENOTFOUND {
-		return Params{}, fmt.Errorf("init repository: %w", err)
+	p := NewParams(len(recipients) > 0)
+	return p, InitParams(ctx, be, recipients, p)
+}
+
+// NewParams draws the parameters of a new repository, for a caller that
+// keeps them before creating the repository with InitParams: a crash in
+// between then leaves parameters without a repository, which InitParams
+// completes, rather than a repository whose keys were lost.
+func NewParams(encrypted bool) Params { return newParams(encrypted) }
+
+// InitParams creates a repository with parameters p in be. It refuses a
+// backend that already holds one.
+func InitParams(ctx context.Context, be Backend, recipients []age.Recipient, p Params) error {
+	if err := p.Validate(); err != nil {
+		return err
 	}
-	p := newParams(len(recipients) > 0)
+	if p.Encrypted != (len(recipients) > 0) {
+		return domain.Errorf(domain.EINVALID, "init repository: encrypted is %v but %d recipients were given", p.Encrypted, len(recipients))
+	}
+	if _, err := be.Stat(ctx, configName); err == nil {
+		return domain.Errorf(domain.ECONFLICT, "%s already holds a repository", be.Where())
+	} else if domain.ErrorCode(err) != domain.ENOTFOUND {
+		return fmt.Errorf("init repository: %w", err)
+	}
 	plain, err := json.Marshal(p)
 	if err != nil {
-		return Params{}, fmt.Errorf("init repository: %w", err)
+		return fmt.Errorf("init repository: %w", err)
 	}
 	data, err := sealObject(recipients, plain)
 	if err != nil {
-		return Params{}, fmt.Errorf("init repository: %w", err)
+		return fmt.Errorf("init repository: %w", err)
 	}
 	if err := be.Put(ctx, configName, bytes.NewReader(data), int64(len(data))); err != nil {
-		return Params{}, fmt.Errorf("init repository: %w", err)
+		return fmt.Errorf("init repository: %w", err)
 	}
-	return p, nil
+	return nil
+}
+
+// Exists reports whether be holds a repository (its config object).
+func Exists(ctx context.Context, be Backend) (bool, error) {
+	_, err := be.Stat(ctx, configName)
+	switch domain.ErrorCode(err) {
+	case "":
+		return true, nil
+	case domain.ENOTFOUND:
+		return false, nil
+	}
+	return false, fmt.Errorf("look for a repository at %s: %w", be.Where(), err)
 }
 
 // Open opens the repository in be.

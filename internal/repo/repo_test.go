@@ -122,9 +122,16 @@ func testDedup(t *testing.T, e env) {
 			mutate(t, src, uint64(i))
 		}
 		wants = append(wants, digest(t, src))
+		before := int64(0)
+		if i > 0 {
+			before = sizes[i-1]
+		}
 		s, st := backupStats(t, r, "docs", src)
 		snaps = append(snaps, s)
 		sizes = append(sizes, storedBytes(t, be))
+		if got, want := st.BytesStored, sizes[i]-before; got != want {
+			t.Errorf("backup %d: BytesStored = %d, the store grew by %d", i+1, got, want)
+		}
 		if i > 0 && (st.Reused < st.Entries/2 || st.BytesRead > s.Size/3) {
 			t.Errorf("backup %d read %d of %d bytes and reused %d of %d entries: unchanged files were read again",
 				i+1, st.BytesRead, s.Size, st.Reused, st.Entries)

@@ -51,6 +51,19 @@ func (r *Repo) Restore(ctx context.Context, s Snapshot, target string, opt Resto
 	if err != nil {
 		return err
 	}
+	err = r.restoreWith(ctx, s, target, opt, ps)
+	if domain.ErrorCode(err) == domain.ENOTFOUND {
+		// Packs written or pruned since the reader last looked: look
+		// again and restore again (files are created anew).
+		if ps, err = r.refreshPacks(ctx, ps); err != nil {
+			return err
+		}
+		err = r.restoreWith(ctx, s, target, opt, ps)
+	}
+	return err
+}
+
+func (r *Repo) restoreWith(ctx context.Context, s Snapshot, target string, opt RestoreOptions, ps *packSet) error {
 	plan, err := r.planRestore(ctx, s, target, opt, ps)
 	if err != nil {
 		return err

@@ -32,6 +32,18 @@ import (
 // (pg_restore --clean; the SQL dumps always DROP TABLE IF EXISTS).
 // tempDir holds the MySQL option file for the moment of the restore.
 func Database(ctx context.Context, srv source.Server, db, dump, tempDir string, clean bool) error {
+	f, err := os.Open(dump)
+	if err != nil {
+		return fmt.Errorf("open dump: %w", err)
+	}
+	defer f.Close()
+	return DatabaseFrom(ctx, srv, db, f, tempDir, clean)
+}
+
+// DatabaseFrom is Database with the dump read from r, which goes to the
+// tool's stdin: a dump streamed from the repository needs no temporary
+// file. (pg_restore reads a custom-format dump from stdin in order.)
+func DatabaseFrom(ctx context.Context, srv source.Server, db string, r io.Reader, tempDir string, clean bool) error {
 	switch srv.Kind {
 	case config.KindPostgres:
 		tool, err := source.LookTool("postgresql-client", "pg_restore")
@@ -42,7 +54,7 @@ func Database(ctx context.Context, srv source.Server, db, dump, tempDir string, 
 		if clean {
 			argv = append(argv, "--clean", "--if-exists")
 		}
-		return runTool(ctx, append(argv, dump), srv.PostgresEnv(), nil)
+		return runTool(ctx, argv, srv.PostgresEnv(), r)
 	case config.KindMySQL:
 		tool, err := source.LookTool("mariadb-client (or mysql-client)", "mariadb", "mysql")
 		if err != nil {
@@ -53,13 +65,8 @@ func Database(ctx context.Context, srv source.Server, db, dump, tempDir string, 
 			return err
 		}
 		defer cleanup()
-		f, err := os.Open(dump)
-		if err != nil {
-			return fmt.Errorf("open dump: %w", err)
-		}
-		defer f.Close()
 		argv := []string{tool, "--defaults-extra-file=" + defaults, "--binary-mode", "--default-character-set=utf8mb4", db}
-		return runTool(ctx, argv, nil, f)
+		return runTool(ctx, argv, nil, r)
 	}
 	return domain.Errorf(domain.EINVALID, "%q is not a database kind (postgres or mysql)", srv.Kind)
 }

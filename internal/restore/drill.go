@@ -17,6 +17,7 @@ import (
 	"github.com/backupd/backupd/internal/catalog"
 	"github.com/backupd/backupd/internal/config"
 	"github.com/backupd/backupd/internal/domain"
+	"github.com/backupd/backupd/internal/repo"
 	"github.com/backupd/backupd/internal/storage"
 )
 
@@ -48,6 +49,9 @@ type Drill struct {
 	// (encryption.identity_file); without them such an archive fails its
 	// drill, saying so.
 	Identities []age.Identity
+	// Repo is the repository, for drills of the backups stored there
+	// (opened with Identities, if any).
+	Repo *repo.Repo
 }
 
 // Verify runs a drill of backup id and records its outcome. A drill that
@@ -89,6 +93,9 @@ func (d *Drill) logger() *slog.Logger {
 
 // drill restores b and checks it; the error says what did not hold.
 func (d *Drill) drill(ctx context.Context, b domain.Backup) error {
+	if b.Snapshot != "" {
+		return d.drillSnapshot(ctx, b)
+	}
 	dir, err := os.MkdirTemp(d.TempDir, "drill-*")
 	if err != nil {
 		return fmt.Errorf("create scratch dir: %w", err)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/backupd/backupd/internal/domain"
+	"github.com/backupd/backupd/internal/repo"
 	"github.com/backupd/backupd/internal/source"
 	"github.com/backupd/backupd/internal/storage"
 )
@@ -25,7 +27,7 @@ type Store interface {
 	CreateBackup(ctx context.Context, source, kind string) (domain.Backup, error)
 	StartBackup(ctx context.Context, id int64, archive string) (domain.Backup, error)
 	FinishBackup(ctx context.Context, id int64, f domain.Finish) (domain.Backup, error)
-	ExpireArchives(ctx context.Context, source string, r domain.Retention, loc *time.Location) ([]string, error)
+	ExpireArchives(ctx context.Context, source string, r domain.Retention, loc *time.Location) ([]domain.Expired, error)
 	CancelQueued(ctx context.Context, id int64) (domain.Backup, error)
 	Backup(ctx context.Context, id int64) (domain.Backup, error)
 	Recover(ctx context.Context) (interrupted, queued []domain.Backup, err error)
@@ -36,6 +38,22 @@ type Storage interface {
 	Create(name string) (storage.Upload, error)
 	Remove(name string) error
 	RemovePartials() ([]string, error)
+}
+
+// Repository is the deduplicated repository (internal/repository) that
+// backups go to when Options.Repository is set.
+type Repository interface {
+	NewBackup(ctx context.Context, meta repo.Meta) (*repo.Backup, error)
+	// Forget removes an expired backup's snapshot, and its export if one
+	// was built.
+	Forget(ctx context.Context, e domain.Expired) error
+	// ForgetBackups forgets the snapshots recorded for these backups: a
+	// crash between a snapshot's commit and its record in the backups
+	// table leaves one that no record points to.
+	ForgetBackups(ctx context.Context, ids []int64) error
+	// Prune removes packs no snapshot needs (two-phase) and records the
+	// outcome as a repo.pruned event.
+	Prune(ctx context.Context) (domain.PruneResult, error)
 }
 
 // Spec is one configured source as the runner needs it.
@@ -55,6 +73,10 @@ type Options struct {
 	// Recipients, if any, encrypt every archive with age; the archives
 	// are then named .tar.zst.age.
 	Recipients []age.Recipient
+	// Repository, if set, is where every backup is stored; without it
+	// backups are tar.zst archives in Storage (the format of archives
+	// made before the repository, kept for tests and old records).
+	Repository Repository
 	Version    string // written into each manifest
 	TempDir    string // scratch space lent to sources
 	Logger     *slog.Logger
@@ -75,6 +97,7 @@ type Runner struct {
 	specs   map[string]Spec
 	opt     Options
 	log     *slog.Logger
+	host    string // recorded in each snapshot
 
 	queue chan int64
 	stop  chan struct{} // closed by Shutdown: workers take no more jobs
@@ -115,12 +138,13 @@ func New(store Store, storage Storage, specs []Spec, opt Options) *Runner {
 	if opt.ProgressEvery <= 0 {
 		opt.ProgressEvery = 500 * time.Millisecond
 	}
+	host, _ := os.Hostname()
 	m := make(map[string]Spec, len(specs))
 	for _, s := range specs {
 		m[s.Name] = s
 	}
 	return &Runner{
-		store: store, storage: storage, specs: m, opt: opt,
+		store: store, storage: storage, specs: m, opt: opt, host: host,
 		log: opt.Logger.With("component", "runner"),
 		// One active backup per source bounds the queue by the number of
 		// sources; the slack covers backups of sources since removed.
@@ -147,6 +171,15 @@ func (r *Runner) Open(ctx context.Context) error {
 	}
 	for _, name := range removed {
 		r.log.Info("removed partial archive", "file", name)
+	}
+	if r.opt.Repository != nil && len(interrupted) > 0 {
+		ids := make([]int64, len(interrupted))
+		for i, b := range interrupted {
+			ids[i] = b.ID
+		}
+		if err := r.opt.Repository.ForgetBackups(ctx, ids); err != nil {
+			return err
+		}
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	for i := 0; i < r.opt.Workers; i++ {

@@ -118,6 +118,9 @@ func (w *walker) visit(p string, d fs.DirEntry, err error) error {
 		}
 		return w.add(rel, fi, target, nil)
 	case fi.Mode().IsRegular():
+		if fa, ok := w.a.(FileAdder); ok {
+			return w.addRegular(fa, p, rel, fi)
+		}
 		return w.addFile(p, rel)
 	default:
 		w.faults.add(rel, fmt.Errorf("is a %s, not a regular file, directory or symlink (exclude it)", kindOf(fi.Mode())))
@@ -128,24 +131,58 @@ func (w *walker) visit(p string, d fs.DirEntry, err error) error {
 // addFile opens p and writes it with the size and mode of the opened file,
 // so a file replaced between listing and opening is still consistent.
 func (w *walker) addFile(p, rel string) error {
+	fh, fi, err := w.open(p, rel)
+	if err != nil {
+		return nil // a fault, recorded
+	}
+	defer fh.Close()
+	return w.add(rel, fi, "", &ctxReader{ctx: w.ctx, r: fh})
+}
+
+// open opens the regular file p, recording a fault (and returning
+// ErrFaulted) if it cannot be read or is no longer a regular file.
+func (w *walker) open(p, rel string) (*os.File, fs.FileInfo, error) {
 	// O_NOFOLLOW and O_NONBLOCK: a path swapped for a symlink or a pipe
 	// since it was listed must neither be followed nor block us.
 	fh, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		w.faults.add(rel, err)
-		return nil
+		return nil, nil, ErrFaulted
 	}
-	defer fh.Close()
 	fi, err := fh.Stat()
 	if err != nil {
+		fh.Close()
 		w.faults.add(rel, err)
-		return nil
+		return nil, nil, ErrFaulted
 	}
 	if !fi.Mode().IsRegular() {
+		fh.Close()
 		w.faults.add(rel, fmt.Errorf("is a %s, not a regular file (exclude it)", kindOf(fi.Mode())))
+		return nil, nil, ErrFaulted
+	}
+	return fh, fi, nil
+}
+
+// addRegular hands the file to an archive that reads it only if it
+// changed; the walker's checks run when (and only if) it is opened.
+func (w *walker) addRegular(fa FileAdder, p, rel string, fi fs.FileInfo) error {
+	if len(w.faults.paths) > 0 {
 		return nil
 	}
-	return w.add(rel, fi, "", &ctxReader{ctx: w.ctx, r: fh})
+	err := fa.AddRegular(rel, fi, func() (io.ReadCloser, error) {
+		fh, _, err := w.open(p, rel)
+		if err != nil {
+			return nil, err
+		}
+		return fh, nil
+	})
+	switch {
+	case err == nil || errors.Is(err, ErrFaulted):
+		return nil
+	case w.ctx.Err() != nil:
+		return w.ctx.Err()
+	}
+	return fmt.Errorf("back up %s: %w", rel, err)
 }
 
 // add writes one entry. Once a fault is known the dump will fail, so

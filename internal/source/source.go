@@ -5,7 +5,9 @@ package source
 import (
 	"archive/tar"
 	"context"
+	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 )
 
@@ -21,6 +23,23 @@ type Archive interface {
 	// restore drill needs to check itself (row counts per table, ...).
 	SetInfo(key string, v any)
 }
+
+// FileAdder is an Archive that can record a regular file without reading
+// it, when the file is unchanged since the previous backup (the
+// repository keeps a copy of the source's last tree for that). The files
+// source uses it when its Archive has it, and AddFile otherwise.
+type FileAdder interface {
+	// AddRegular records the regular file rel, as lstat described it in
+	// fi. open is called only if the content is needed; it opens the file
+	// as the walker does (no symlink followed, no blocking on a swapped-in
+	// pipe, a regular file checked after opening) and returns what to
+	// read. An error from open that the walker has already recorded as a
+	// fault is ErrFaulted: the entry is left out and the walk goes on.
+	AddRegular(rel string, fi fs.FileInfo, open func() (io.ReadCloser, error)) error
+}
+
+// ErrFaulted marks an error the files walker has already recorded.
+var ErrFaulted = errors.New("path could not be read")
 
 // Env is what the daemon lends a source while it runs.
 type Env struct {
