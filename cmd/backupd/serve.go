@@ -17,6 +17,7 @@ import (
 
 	"github.com/backupd/backupd/internal/catalog"
 	"github.com/backupd/backupd/internal/config"
+	"github.com/backupd/backupd/internal/domain"
 	"github.com/backupd/backupd/internal/httpapi"
 	"github.com/backupd/backupd/internal/hub"
 	"github.com/backupd/backupd/internal/lockfile"
@@ -44,7 +45,7 @@ data under ./backupd-data and offers one source, "catalog": its own catalog.`,
 			if err != nil {
 				return err
 			}
-			return serve(cmd.Context(), cfg, newLogger(cfg.Log, os.Stderr), hup)
+			return serve(cmd.Context(), cfg, flags.load, newLogger(cfg.Log, os.Stderr), hup)
 		},
 	}
 	flags.register(cmd, true)
@@ -52,11 +53,12 @@ data under ./backupd-data and offers one source, "catalog": its own catalog.`,
 }
 
 // serve runs the daemon until ctx ends (SIGINT/SIGTERM); each value on
-// hup (SIGHUP) reloads the TLS certificate. Everything that can fail on a
+// hup (SIGHUP) reloads the TLS certificate and the config, read again
+// with load (reload.go). Everything that can fail on a
 // bad config, a bad certificate or a taken port fails before any work
 // starts. The deferred closes then run the other way round: webhooks, the
 // event path, the catalog.
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan os.Signal) error {
+func serve(ctx context.Context, cfg config.Config, load func() (config.Config, error), log *slog.Logger, hup <-chan os.Signal) error {
 	c, err := check(cfg, log)
 	if err != nil {
 		return err
@@ -89,7 +91,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 	defer db.Close()
 	// The collector knows every configured source, so that one that never
 	// succeeded has a last-success time (0) for staleness alerts to see.
-	catalogMetrics := catalog.Collector{DB: db, Sources: specNames(specs)}
+	rl := &reloader{load: load}
+	names := specNames(specs)
+	rl.names.Store(&names)
+	catalogMetrics := catalog.Collector{DB: db, Sources: rl.sourceNames}
 	if err := prometheus.Register(catalogMetrics); err != nil {
 		return fmt.Errorf("register catalog metrics: %w", err)
 	}
@@ -104,7 +109,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 	}
 	defer repos.Close()
 
-	d := &daemon{cfg: cfg, log: log, db: db, certs: certs}
+	d := &daemon{cfg: cfg, log: log, db: db, certs: certs, reload: rl}
+	rl.d = d
 	d.hub = hub.New(db, hub.Options{
 		QueueSize: cfg.WebSocket.QueueSize, QueueBytes: cfg.WebSocket.QueueBytes, TotalBytes: cfg.WebSocket.TotalBytes, AllowedOrigins: cfg.WebSocket.AllowedOrigins, Logger: log,
 	})
@@ -139,13 +145,16 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, hup <-chan 
 		d.run.Shutdown(0)
 		return err
 	}
+	api := httpapi.New(httpapi.Config{
+		Runner: d.run, Catalog: db, Archives: store, Repository: repos, Verifier: drill, Sources: sourceInfos(cfg, specs),
+		Hub: d.hub, Extra: httpapi.WebhookRoutes(recv, db, disp, log),
+		Checks: []httpapi.HealthCheck{{Name: "catalog", Check: db.Check}, {Name: "archives", Check: store.Check}}, Web: web.FS(), Tokens: apiTokens(cfg.Auth), AllowedHosts: allowedHosts(cfg),
+		TrustedOrigins: cfg.WebSocket.AllowedOrigins, Version: version, Logger: log,
+		ReloadConfig: func(ctx context.Context) (domain.ReloadResult, error) { return rl.reload(ctx, "API") },
+	})
+	rl.api, rl.recv, rl.disp = api, recv, disp
 	srv := &http.Server{
-		Handler: httpapi.New(httpapi.Config{
-			Runner: d.run, Catalog: db, Archives: store, Repository: repos, Verifier: drill, Sources: sourceInfos(cfg, specs),
-			Hub: d.hub, Extra: httpapi.WebhookRoutes(recv, db, disp, log),
-			Checks: []httpapi.HealthCheck{{Name: "catalog", Check: db.Check}, {Name: "archives", Check: store.Check}}, Web: web.FS(), Tokens: apiTokens(cfg.Auth), AllowedHosts: allowedHosts(cfg),
-			TrustedOrigins: cfg.WebSocket.AllowedOrigins, Version: version, Logger: log,
-		}).Handler(),
+		Handler:           api.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		// net/http's own complaints (with TLS, mostly failed handshakes:
 		// a client that does not trust the certificate, or speaks plain
@@ -184,7 +193,7 @@ wait:
 		case err = <-errc:
 			break wait
 		case <-hup:
-			d.reloadOnHangup()
+			d.reloadOnHangup(ctx)
 		case <-ctx.Done():
 			d.log.Info("shutting down", "grace", d.cfg.ShutdownGrace)
 			break wait
@@ -236,27 +245,13 @@ func schedulesOf(cfg config.Config) map[string]string {
 
 // daemon holds the running parts, for the stop sequence.
 type daemon struct {
-	cfg   config.Config
-	log   *slog.Logger
-	db    *catalog.DB
-	run   *runner.Runner
-	hub   *hub.Hub
-	certs *certReloader // nil without TLS
-}
-
-// reloadOnHangup answers SIGHUP: the certificate is read again, and the
-// log says so and that nothing else is, so nobody waits for a config
-// change to take effect without a restart.
-func (d *daemon) reloadOnHangup() {
-	if d.certs == nil {
-		d.log.Info("SIGHUP: no TLS certificate to reload; configuration changes need a restart")
-		return
-	}
-	if err := d.certs.Reload(); err != nil {
-		d.log.Error("SIGHUP: the TLS certificate did not reload; still serving the previous one; other configuration changes need a restart", "err", err)
-		return
-	}
-	d.log.Info("SIGHUP: reloaded the TLS certificate; other configuration changes need a restart", d.certs.attrs()...)
+	cfg    config.Config
+	log    *slog.Logger
+	db     *catalog.DB
+	run    *runner.Runner
+	hub    *hub.Hub
+	certs  *certReloader // nil without TLS
+	reload *reloader
 }
 
 // watch starts the catalog watcher, which hands every event committed from

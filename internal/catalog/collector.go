@@ -49,8 +49,9 @@ var (
 // or configured before) have them once they have a backup that ended.
 type Collector struct {
 	DB *DB
-	// Sources are the configured source names.
-	Sources []string
+	// Sources returns the configured source names (a func, so that a
+	// config reload is seen at the next scrape); nil: none.
+	Sources func() []string
 }
 
 // Describe implements prometheus.Collector.
@@ -69,7 +70,11 @@ func (c Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.NewInvalidMetric(lastSuccessDesc, err)
 		return
 	}
-	for _, name := range c.Sources {
+	var names []string
+	if c.Sources != nil {
+		names = c.Sources()
+	}
+	for _, name := range names {
 		if stats[name] == nil {
 			stats[name] = &SourceStats{}
 		}

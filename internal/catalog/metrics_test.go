@@ -53,7 +53,7 @@ func TestStatsLastAttempt(t *testing.T) {
 func TestCollectorConfiguredSources(t *testing.T) {
 	db := openDB(t)
 	finish(t, db, "broken", domain.StatusFailed, 0)
-	c := catalog.Collector{DB: db, Sources: []string{"broken", "new"}}
+	c := catalog.Collector{DB: db, Sources: func() []string { return []string{"broken", "new"} }}
 	if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) > 0 {
 		t.Fatalf("lint: %v %v", problems, err)
 	}

@@ -158,7 +158,7 @@ func (c Config) Validate() error {
 		}
 		for j, typ := range o.Events {
 			if !domain.IsStoredEventType(typ) {
-				bad("webhooks.outbound[%d].events[%d]: %q is not an event type (backup.queued, backup.started, backup.succeeded, backup.failed, backup.canceled, backup.verified, report.received, or * for all)", i, j, typ)
+				bad("webhooks.outbound[%d].events[%d]: %q is not an event type (backup.queued, backup.started, backup.succeeded, backup.failed, backup.canceled, backup.verified, report.received, repo.pruned, config.reloaded, or * for all)", i, j, typ)
 			}
 		}
 	}

@@ -17,6 +17,9 @@ const (
 	EventBackupExpired   = "backup.expired" // retention removed its archive
 	EventReportReceived  = "report.received"
 	EventRepoPruned      = "repo.pruned" // prune removed packs no snapshot needs
+	// EventConfigReloaded says how a reload of the config (SIGHUP, or
+	// POST /api/v1/admin/reload) went: data {ok, error, applied, restart_needed}.
+	EventConfigReloaded = "config.reloaded"
 )
 
 // AllStoredEvents, as an outbound endpoint's event type, stands for every
@@ -28,7 +31,7 @@ const AllStoredEvents = "*"
 func IsStoredEventType(typ string) bool {
 	switch typ {
 	case EventBackupQueued, EventBackupStarted, EventBackupSucceeded, EventBackupFailed,
-		EventBackupCanceled, EventBackupVerified, EventBackupExpired, EventReportReceived, EventRepoPruned, AllStoredEvents:
+		EventBackupCanceled, EventBackupVerified, EventBackupExpired, EventReportReceived, EventRepoPruned, EventConfigReloaded, AllStoredEvents:
 		return true
 	}
 	return false
@@ -44,7 +47,7 @@ const (
 // ones, then the ephemeral ones.
 var EventTypes = []string{EventBackupQueued, EventBackupStarted, EventBackupSucceeded, EventBackupFailed,
 	EventBackupCanceled, EventBackupVerified, EventBackupExpired, EventReportReceived, EventRepoPruned,
-	EventBackupProgress, EventMessage}
+	EventConfigReloaded, EventBackupProgress, EventMessage}
 
 // IsEventType reports whether typ is one of EventTypes.
 func IsEventType(typ string) bool { return slices.Contains(EventTypes, typ) }
@@ -78,4 +81,17 @@ func EventTypeForStatus(s Status) string {
 		return EventBackupCanceled
 	}
 	return ""
+}
+
+// ReloadResult is how a reload of the config went: what was applied, and
+// which changed keys only a restart applies.
+type ReloadResult struct {
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+	// Applied names what the new config changed and was applied: sources,
+	// schedules, retention, auth.tokens, webhooks, shutdown_grace.
+	Applied []string `json:"applied"`
+	// RestartNeeded names the top-level keys that changed but only take
+	// effect at the next start (listen, data_dir, storage, tls, ...).
+	RestartNeeded []string `json:"restart_needed"`
 }

@@ -78,7 +78,8 @@ func TokenName(ctx context.Context) string {
 func (s *Server) require(scope string, allowQuery bool) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if len(s.tokens.tokens) == 0 {
+			tokens := s.tokenSet()
+			if len(tokens.tokens) == 0 {
 				next.ServeHTTP(w, r)
 				return
 			}
@@ -91,7 +92,7 @@ func (s *Server) require(scope string, allowQuery bool) func(http.Handler) http.
 				WriteError(w, r, s.log, domain.Errorf(domain.EUNAUTHORIZED, "this server needs a bearer token: send Authorization: Bearer <token> (backupctl --token or BACKUPD_TOKEN)"))
 				return
 			}
-			t, ok := s.tokens.lookup(v)
+			t, ok := tokens.lookup(v)
 			if !ok {
 				s.log.Info("request refused: the bearer token is not one of auth.tokens", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr)
 				challenge(w)

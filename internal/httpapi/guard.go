@@ -44,7 +44,7 @@ func withSecurityHeaders(next http.Handler) http.Handler {
 // has no token to send.
 func (s *Server) checkHost(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if len(s.tokens.tokens) == 0 && !s.servesHost(r.Host) {
+		if len(s.tokenSet().tokens) == 0 && !s.servesHost(r.Host) {
 			WriteError(w, r, s.log, domain.Errorf(domain.EMISDIRECTED,
 				"this daemon does not serve the host %q: use 127.0.0.1 or localhost, or add the name to allowed_hosts in the config", r.Host))
 			return

@@ -114,13 +114,14 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 
 // mayReadDetails reports whether r may see what a failing check said.
 func (s *Server) mayReadDetails(r *http.Request) bool {
-	if len(s.tokens.tokens) == 0 {
+	tokens := s.tokenSet()
+	if len(tokens.tokens) == 0 {
 		return true
 	}
 	v, ok := bearer(r)
 	if !ok {
 		return false
 	}
-	t, ok := s.tokens.lookup(v)
+	t, ok := tokens.lookup(v)
 	return ok && t.allows(domain.ScopeRead)
 }

@@ -67,7 +67,8 @@ func fullServer(tokens ...Token) http.Handler {
 	n := nothing{}
 	log := slog.New(slog.DiscardHandler)
 	return New(Config{Runner: n, Catalog: n, Archives: n, Verifier: n, Hub: n, Tokens: tokens, Logger: log,
-		Extra: WebhookRoutes(n, n, n, log)}).Handler()
+		Extra:        WebhookRoutes(n, n, n, log),
+		ReloadConfig: func(context.Context) (domain.ReloadResult, error) { return domain.ReloadResult{}, errNothing }}).Handler()
 }
 
 func loadOpenAPI(t *testing.T) *openapi3.T {

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -91,6 +92,10 @@ type Config struct {
 	Logger         *slog.Logger
 	// Checks are what GET /healthz asks about (health.go).
 	Checks []HealthCheck
+	// ReloadConfig reads the config again and applies it (POST
+	// /admin/reload); nil leaves the route out. A refused config is an
+	// EINVALID error.
+	ReloadConfig func(ctx context.Context) (domain.ReloadResult, error)
 	// Extra registers more routes on the /api/v1 router: on open, those
 	// authenticated otherwise (signed webhooks); on scoped(scope), those
 	// behind a bearer token with that scope.
@@ -100,7 +105,9 @@ type Config struct {
 // Server holds the handlers' dependencies.
 type Server struct {
 	Config
-	tokens  tokenSet
+	// tokens and sources are what a config reload replaces (Reload).
+	tokens  atomic.Pointer[tokenSet]
+	sources atomic.Pointer[[]domain.SourceInfo]
 	log     *slog.Logger
 	linkKey []byte           // signs download links; new at every start
 	now     func() time.Time // the clock links expire by
@@ -115,9 +122,27 @@ func New(c Config) *Server {
 	key := make([]byte, 32)
 	_, _ = rand.Read(key) // crypto/rand.Read does not fail (Go 1.24 and later)
 	log := c.Logger.With("component", "http")
-	return &Server{Config: c, tokens: newTokenSet(c.Tokens), log: log, linkKey: key, now: time.Now,
+	s := &Server{Config: c, log: log, linkKey: key, now: time.Now,
 		health: &health{checks: c.Checks, now: time.Now, timeout: healthTimeout, log: log}}
+	s.Reload(c.Tokens, c.Sources)
+	return s
 }
+
+// Reload replaces the tokens and the sources listed, for a config reload:
+// requests already past their token check finish as they began, the next
+// ones see the new set. Handler need not be called again.
+func (s *Server) Reload(tokens []Token, sources []domain.SourceInfo) {
+	ts := newTokenSet(tokens)
+	s.tokens.Store(&ts)
+	src := append([]domain.SourceInfo(nil), sources...)
+	s.sources.Store(&src)
+}
+
+// tokenSet returns the tokens in force.
+func (s *Server) tokenSet() *tokenSet { return s.tokens.Load() }
+
+// sourceList returns the configured sources, in display order.
+func (s *Server) sourceList() []domain.SourceInfo { return *s.sources.Load() }
 
 // Handler returns the router with every route registered. Every request
 // is judged here, before any handler: security headers, Host, cross-site
@@ -152,6 +177,9 @@ func (s *Server) Handler() http.Handler {
 		s.routesBackups(scoped)
 		s.routesRepository(scoped)
 		s.routesEvents(scoped)
+		if s.ReloadConfig != nil {
+			scoped(domain.ScopeAdmin).Post("/admin/reload", s.handleAdminReload)
+		}
 		// webhook routes: registered through Config.Extra by cmd/backupd,
 		// which owns the webhook intake.
 		if s.Extra != nil {
@@ -167,10 +195,22 @@ func (s *Server) Handler() http.Handler {
 // handleAuth answers GET /auth with what the caller's token may do, for
 // the dashboard to hide what it may not: {"name", "scopes", "required"}.
 func (s *Server) handleAuth(w http.ResponseWriter, r *http.Request) {
-	if len(s.tokens.tokens) == 0 {
+	if len(s.tokenSet().tokens) == 0 {
 		WriteJSON(w, http.StatusOK, map[string]any{"name": "", "scopes": []string{domain.ScopeAdmin}, "required": false})
 		return
 	}
 	t := r.Context().Value(tokenKey{}).(*Token)
 	WriteJSON(w, http.StatusOK, map[string]any{"name": t.Name, "scopes": t.Scopes, "required": true})
+}
+
+// handleAdminReload reloads the config: 200 with what was applied and
+// what needs a restart, or 400 naming what is wrong with the new config,
+// which is then not applied.
+func (s *Server) handleAdminReload(w http.ResponseWriter, r *http.Request) {
+	res, err := s.ReloadConfig(r.Context())
+	if err != nil {
+		WriteError(w, r, s.log, err)
+		return
+	}
+	WriteJSON(w, http.StatusOK, res)
 }

@@ -22,8 +22,9 @@ func (s *Server) handleSourceList(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, s.log, err)
 		return
 	}
-	names := make([]string, len(s.Sources))
-	for i, src := range s.Sources {
+	sources := s.sourceList()
+	names := make([]string, len(sources))
+	for i, src := range sources {
 		names[i] = src.Name
 	}
 	health, err := s.Catalog.SourceHealth(r.Context(), names, domain.HistoryLen)
@@ -32,8 +33,8 @@ func (s *Server) handleSourceList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	out := make([]domain.SourceInfo, 0, len(s.Sources))
-	for _, src := range s.Sources {
+	out := make([]domain.SourceInfo, 0, len(sources))
+	for _, src := range sources {
 		if b, ok := latest[src.Name]; ok {
 			src.Last = &b
 		}

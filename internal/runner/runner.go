@@ -94,7 +94,6 @@ type Options struct {
 type Runner struct {
 	store   Store
 	storage Storage
-	specs   map[string]Spec
 	opt     Options
 	log     *slog.Logger
 	host    string // recorded in each snapshot
@@ -102,12 +101,13 @@ type Runner struct {
 	queue chan int64
 	stop  chan struct{} // closed by Shutdown: workers take no more jobs
 
-	mu        sync.Mutex
-	stopping  bool
-	running   map[int64]*job
-	cron      *cron.Cron              // set by StartSchedules
-	entries   map[string]cron.EntryID // source -> its schedule in cron
-	cronSince time.Time               // when StartSchedules started cron
+	mu       sync.Mutex
+	stopping bool
+	running  map[int64]*job
+	specs    map[string]Spec          // guarded by mu: SetSpecs replaces it
+	cron     *cron.Cron               // set by StartSchedules
+	entries  map[string]scheduleEntry // source -> its schedule in cron
+	cronCtx  context.Context          // what scheduled backups are submitted with
 
 	ctx    context.Context // lives until every worker has stopped
 	cancel context.CancelFunc
@@ -194,12 +194,37 @@ func (r *Runner) Open(ctx context.Context) error {
 	return nil
 }
 
-// Sources returns the names the runner can back up.
-func (r *Runner) Sources() map[string]Spec { return r.specs }
+// Sources returns the sources the runner can back up, by name.
+func (r *Runner) Sources() map[string]Spec {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.specs
+}
+
+// spec returns the named source's spec.
+func (r *Runner) spec(name string) (Spec, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.specs[name]
+	return s, ok
+}
+
+// SetSpecs makes specs the sources the runner backs up, for a config
+// reload. A running backup keeps the spec it started with; a queued one
+// runs with the new spec of its source, or fails if the source is gone.
+func (r *Runner) SetSpecs(specs []Spec) {
+	m := make(map[string]Spec, len(specs))
+	for _, s := range specs {
+		m[s.Name] = s
+	}
+	r.mu.Lock()
+	r.specs = m
+	r.mu.Unlock()
+}
 
 // Submit queues a backup of the named source.
 func (r *Runner) Submit(ctx context.Context, name string) (domain.Backup, error) {
-	spec, ok := r.specs[name]
+	spec, ok := r.spec(name)
 	if !ok {
 		return domain.Backup{}, domain.Errorf(domain.ENOTFOUND, "no source named %q; GET /api/v1/sources lists them", name)
 	}

@@ -21,34 +21,84 @@ func ParseSchedule(expr string) (cron.Schedule, error) {
 }
 
 // StartSchedules submits a backup of each source at the times its
-// expression names, until ctx ends. A tick that finds the source's previous
-// backup still active is skipped and logged: schedules never pile up.
+// expression names, until ctx ends or the returned stop is called. A tick
+// that finds the source's previous backup still active is skipped and
+// logged: schedules never pile up. ReplaceSchedules changes them later.
 func (r *Runner) StartSchedules(ctx context.Context, schedules map[string]string) (stop func(), err error) {
-	c := cron.New(cron.WithLocation(cronLocation))
-	entries := make(map[string]cron.EntryID, len(schedules))
+	r.mu.Lock()
+	r.cronCtx = ctx
+	r.mu.Unlock()
+	if err := r.ReplaceSchedules(schedules); err != nil {
+		return nil, err
+	}
+	return func() {
+		r.mu.Lock()
+		c := r.cron
+		r.cron, r.entries = nil, nil
+		r.mu.Unlock()
+		if c != nil {
+			<-c.Stop().Done()
+		}
+	}, nil
+}
+
+// ReplaceSchedules makes schedules the ones in force, for a config
+// reload: every expression is parsed first, so a bad one changes nothing.
+// A source whose expression is unchanged keeps when its schedule started
+// (what an overdue source is counted from). The new schedules start
+// before the old stop; a tick that both fire is skipped by the second as
+// a backup already active.
+func (r *Runner) ReplaceSchedules(schedules map[string]string) error {
+	parsed := make(map[string]cron.Schedule, len(schedules))
 	for name, expr := range schedules {
 		sched, err := ParseSchedule(expr)
 		if err != nil {
-			return nil, fmt.Errorf("sources.%s: %w", name, err)
+			return fmt.Errorf("sources.%s: %w", name, err)
 		}
-		name := name
-		entries[name] = c.Schedule(sched, cron.FuncJob(func() {
-			b, err := r.Submit(ctx, name)
-			switch {
-			case err == nil:
-				r.log.Info("scheduled backup queued", "source", name, "backup", b.ID)
-			case domain.ErrorCode(err) == domain.ECONFLICT:
-				r.log.Warn("scheduled backup skipped: the previous one is still active", "source", name)
-			default:
-				r.log.Error("scheduled backup", "source", name, "err", err)
-			}
-		}))
+		parsed[name] = sched
 	}
 	r.mu.Lock()
-	r.cron, r.entries, r.cronSince = c, entries, time.Now()
+	ctx, old, oldEntries := r.cronCtx, r.cron, r.entries
 	r.mu.Unlock()
+	c := cron.New(cron.WithLocation(cronLocation))
+	entries := make(map[string]scheduleEntry, len(schedules))
+	now := time.Now()
+	for name, sched := range parsed {
+		e := scheduleEntry{expr: schedules[name], since: now}
+		if prev, ok := oldEntries[name]; ok && prev.expr == e.expr {
+			e.since = prev.since
+		}
+		e.id = c.Schedule(sched, cron.FuncJob(func() { r.scheduledTick(ctx, name) }))
+		entries[name] = e
+	}
 	c.Start()
-	return func() { <-c.Stop().Done() }, nil
+	r.mu.Lock()
+	r.cron, r.entries = c, entries
+	r.mu.Unlock()
+	if old != nil {
+		<-old.Stop().Done()
+	}
+	return nil
+}
+
+// scheduleEntry is one source's schedule in cron.
+type scheduleEntry struct {
+	id    cron.EntryID
+	expr  string
+	since time.Time // when this schedule started
+}
+
+// scheduledTick queues the scheduled backup of name.
+func (r *Runner) scheduledTick(ctx context.Context, name string) {
+	b, err := r.Submit(ctx, name)
+	switch {
+	case err == nil:
+		r.log.Info("scheduled backup queued", "source", name, "backup", b.ID)
+	case domain.ErrorCode(err) == domain.ECONFLICT:
+		r.log.Warn("scheduled backup skipped: the previous one is still active", "source", name)
+	default:
+		r.log.Error("scheduled backup", "source", name, "err", err)
+	}
 }
 
 // Schedule returns where source's schedule stands: its next tick, the tick
@@ -56,12 +106,13 @@ func (r *Runner) StartSchedules(ctx context.Context, schedules map[string]string
 // for a source without a schedule.
 func (r *Runner) Schedule(source string) (domain.Schedule, bool) {
 	r.mu.Lock()
-	c, id, since := r.cron, r.entries[source], r.cronSince
+	c, entry := r.cron, r.entries[source]
 	r.mu.Unlock()
-	if id == 0 {
+	if c == nil || entry.id == 0 {
 		return domain.Schedule{}, false
 	}
-	e := c.Entry(id)
+	since := entry.since
+	e := c.Entry(entry.id)
 	next := e.Next
 	if next.IsZero() {
 		return domain.Schedule{}, false

@@ -62,7 +62,7 @@ func (r *Runner) run(id int64) {
 		}
 		return
 	}
-	spec, ok := r.specs[b.Source]
+	spec, ok := r.spec(b.Source)
 	if !ok {
 		r.finish(b, domain.Finish{Status: domain.StatusFailed,
 			Error: fmt.Sprintf("source %q is no longer configured", b.Source)})

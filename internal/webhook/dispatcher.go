@@ -110,6 +110,17 @@ func NewDispatcher(store Store, endpoints []config.Outbound, opts Options) (*Dis
 	opts.defaults()
 	d := &Dispatcher{store: store, opts: opts, log: opts.Logger.With("component", "webhook-out"),
 		disabled: map[int64]bool{}, wake: make(chan struct{}, 1)}
+	targets, err := buildTargets(endpoints)
+	if err != nil {
+		return nil, err
+	}
+	d.targets = targets
+	return d, nil
+}
+
+// buildTargets checks the endpoints' config and makes their targets.
+func buildTargets(endpoints []config.Outbound) ([]*target, error) {
+	var out []*target
 	seen := map[string]bool{}
 	for i, e := range endpoints {
 		key, err := ParseSecret(e.Secret)
@@ -131,29 +142,64 @@ func NewDispatcher(store Store, endpoints []config.Outbound, opts Options) (*Dis
 			}
 			t.events[typ] = true
 		}
-		d.targets = append(d.targets, t)
+		out = append(out, t)
 	}
-	return d, nil
+	return out, nil
+}
+
+// SetEndpoints makes endpoints the ones events are sent to, for a config
+// reload: they are registered in the catalog (an endpoint disabled before
+// stays disabled), and events from the next one on go to them. Deliveries
+// already queued for an endpoint still configured are still sent; those
+// of an endpoint no longer configured stay in the catalog, unsent.
+func (d *Dispatcher) SetEndpoints(ctx context.Context, endpoints []config.Outbound) error {
+	targets, err := buildTargets(endpoints)
+	if err != nil {
+		return err
+	}
+	disabled, err := d.register(ctx, targets)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.targets, d.disabled = targets, disabled
+	d.mu.Unlock()
+	d.poke()
+	return nil
+}
+
+// register records targets in the catalog, setting their ids, and
+// returns which of them are disabled.
+func (d *Dispatcher) register(ctx context.Context, targets []*target) (map[int64]bool, error) {
+	urls := make([]string, len(targets))
+	for i, t := range targets {
+		urls[i] = t.url
+	}
+	rows, err := d.store.Endpoints(ctx, urls)
+	if err != nil {
+		return nil, fmt.Errorf("register outbound endpoints: %w", err)
+	}
+	disabled := map[int64]bool{}
+	for _, t := range targets {
+		t.id = rows[t.url].ID
+		if rows[t.url].DisabledAt != nil {
+			disabled[t.id] = true
+			d.log.Warn("endpoint is disabled; it answered 410 Gone", "url", t.url, "reason", rows[t.url].DisabledReason)
+		}
+	}
+	return disabled, nil
 }
 
 // Open registers the endpoints in the catalog (learning which were
 // disabled) and starts the goroutines. ctx bounds only this setup.
 func (d *Dispatcher) Open(ctx context.Context) error {
-	urls := make([]string, len(d.targets))
-	for i, t := range d.targets {
-		urls[i] = t.url
-	}
-	rows, err := d.store.Endpoints(ctx, urls)
+	disabled, err := d.register(ctx, d.targets)
 	if err != nil {
 		return fmt.Errorf("open dispatcher: %w", err)
 	}
-	for _, t := range d.targets {
-		t.id = rows[t.url].ID
-		if rows[t.url].DisabledAt != nil {
-			d.disabled[t.id] = true
-			d.log.Warn("endpoint is disabled; it answered 410 Gone", "url", t.url, "reason", rows[t.url].DisabledReason)
-		}
-	}
+	d.mu.Lock()
+	d.disabled = disabled
+	d.mu.Unlock()
 	cursor, err := d.store.DeliveryCursor(ctx)
 	if err != nil {
 		return fmt.Errorf("open dispatcher: %w", err)
@@ -174,6 +220,13 @@ func (d *Dispatcher) Close() error {
 	}
 	d.wg.Wait()
 	return nil
+}
+
+// allTargets returns the configured targets.
+func (d *Dispatcher) allTargets() []*target {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.targets
 }
 
 // live returns the targets that are not disabled.
@@ -203,8 +256,9 @@ func (d *Dispatcher) Endpoints(ctx context.Context) ([]EndpointStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]EndpointStatus, 0, len(d.targets))
-	for _, t := range d.targets {
+	targets := d.allTargets()
+	out := make([]EndpointStatus, 0, len(targets))
+	for _, t := range targets {
 		out = append(out, EndpointStatus{Endpoint: rows[t.url], Events: slices.Sorted(maps.Keys(t.events))})
 	}
 	return out, nil
@@ -215,7 +269,7 @@ func (d *Dispatcher) Endpoints(ctx context.Context) ([]EndpointStatus, error) {
 // if no configured endpoint has that id.
 func (d *Dispatcher) Enable(ctx context.Context, id int64) (EndpointStatus, error) {
 	var t *target
-	for _, c := range d.targets {
+	for _, c := range d.allTargets() {
 		if c.id == id {
 			t = c
 		}

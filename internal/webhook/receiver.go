@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/backupd/backupd/internal/catalog"
@@ -25,29 +26,48 @@ type Submitter interface {
 
 // Receiver turns a signed inbound request into a stored report.
 type Receiver struct {
+	// trust is what a config reload replaces (Reload).
+	trust  atomic.Pointer[receiverTrust]
+	intake Submitter
+	now    func() time.Time
+}
+
+// receiverTrust is whom a Receiver believes: the signing secrets and the
+// proxies whose X-Forwarded-For it takes.
+type receiverTrust struct {
 	verifier *Verifier
 	trusted  []netip.Prefix
-	intake   Submitter
-	now      func() time.Time
 }
 
 // NewReceiver returns a Receiver that checks signatures with secrets (whsec_),
 // believes X-Forwarded-For only from peers in trustedProxies (CIDRs), and
 // stores reports through intake.
 func NewReceiver(secrets, trustedProxies []string, intake Submitter) (*Receiver, error) {
-	v, err := NewVerifier(secrets, DefaultTolerance)
-	if err != nil {
+	r := &Receiver{intake: intake, now: time.Now}
+	if err := r.Reload(secrets, trustedProxies); err != nil {
 		return nil, err
 	}
-	r := &Receiver{verifier: v, intake: intake, now: time.Now}
+	return r, nil
+}
+
+// Reload replaces the secrets and trusted proxies, for a config reload;
+// on an error nothing changes. A request being received finishes with what
+// it started with.
+func (rc *Receiver) Reload(secrets, trustedProxies []string) error {
+	v, err := NewVerifier(secrets, DefaultTolerance)
+	if err != nil {
+		return err
+	}
+	t := &receiverTrust{verifier: v}
 	for i, c := range trustedProxies {
 		p, err := netip.ParsePrefix(c)
 		if err != nil {
-			return nil, fmt.Errorf("webhooks.trusted_proxies[%d]: %w", i, err)
+			return fmt.Errorf("webhooks.trusted_proxies[%d]: %w", i, err)
 		}
-		r.trusted = append(r.trusted, p.Masked())
+		t.trusted = append(t.trusted, p.Masked())
 	}
-	return r, nil
+	rc.trust.Store(t)
+	return nil
 }
 
 // Receive checks, parses and stores the report in req, and returns the
@@ -68,7 +88,8 @@ func (rc *Receiver) Receive(req *http.Request) (catalog.ReportResult, error) {
 func (rc *Receiver) receive(req *http.Request) (catalog.ReportResult, error) {
 	// Headers first: a request that is not even signed is refused before
 	// its body is read.
-	if _, err := rc.verifier.Headers(req.Header); err != nil {
+	trust := rc.trust.Load()
+	if _, err := trust.verifier.Headers(req.Header); err != nil {
 		return catalog.ReportResult{}, err
 	}
 	body, err := io.ReadAll(io.LimitReader(req.Body, MaxBody+1))
@@ -78,7 +99,7 @@ func (rc *Receiver) receive(req *http.Request) (catalog.ReportResult, error) {
 	if len(body) > MaxBody {
 		return catalog.ReportResult{}, domain.Errorf(domain.ETOOLARGE, "the report is larger than %d bytes", MaxBody)
 	}
-	id, err := rc.verifier.Verify(req.Header, body)
+	id, err := trust.verifier.Verify(req.Header, body)
 	if err != nil {
 		return catalog.ReportResult{}, err
 	}
@@ -87,7 +108,7 @@ func (rc *Receiver) receive(req *http.Request) (catalog.ReportResult, error) {
 		return catalog.ReportResult{}, err
 	}
 	now := rc.now().UTC()
-	b.WebhookID, b.SenderIP, b.CreatedAt, b.ReceivedAt = id, rc.senderIP(req), now, &now
+	b.WebhookID, b.SenderIP, b.CreatedAt, b.ReceivedAt = id, trust.senderIP(req), now, &now
 	res, err := rc.intake.Submit(req.Context(), b)
 	if err != nil {
 		return res, fmt.Errorf("store report %q: %w", id, err)
@@ -98,7 +119,7 @@ func (rc *Receiver) receive(req *http.Request) (catalog.ReportResult, error) {
 // senderIP is the peer's address, or, when the peer is a trusted proxy, the
 // rightmost address in X-Forwarded-For that is not itself a trusted proxy
 // (the leftmost entries are the client's to write, and may be forged).
-func (rc *Receiver) senderIP(req *http.Request) string {
+func (rc *receiverTrust) senderIP(req *http.Request) string {
 	host, _, err := net.SplitHostPort(req.RemoteAddr)
 	if err != nil {
 		host = req.RemoteAddr
@@ -125,7 +146,7 @@ func (rc *Receiver) senderIP(req *http.Request) string {
 	return ip.String()
 }
 
-func (rc *Receiver) isTrusted(a netip.Addr) bool {
+func (rc *receiverTrust) isTrusted(a netip.Addr) bool {
 	a = a.Unmap()
 	for _, p := range rc.trusted {
 		if p.Contains(a) {
