@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/backupd/backupd/internal/domain"
+	"github.com/backupd/backupd/internal/storage"
 )
 
 // Local is a Backend in a directory: each object is a file, written to a
@@ -63,7 +64,7 @@ func (l *Local) Put(ctx context.Context, name string, r io.Reader, size int64) e
 		os.Remove(f.Name())
 		return fmt.Errorf("rename %s: %w", name, err)
 	}
-	return syncDir(dir)
+	return storage.SyncDir(dir)
 }
 
 func writeSync(ctx context.Context, f *os.File, r io.Reader) error {
@@ -85,7 +86,7 @@ func (l *Local) mkdir(dir string) error {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
 	for d := dir; d != l.dir && strings.HasPrefix(d, l.dir); d = filepath.Dir(d) {
-		if err := syncDir(filepath.Dir(d)); err != nil {
+		if err := storage.SyncDir(filepath.Dir(d)); err != nil {
 			return err
 		}
 	}
@@ -182,18 +183,6 @@ func (l *Local) Remove(ctx context.Context, name string) error {
 	}
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove %s: %w", name, err)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open dir: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync dir %s: %w", dir, err)
 	}
 	return nil
 }

@@ -200,7 +200,7 @@ func (p *Pending) Commit() error {
 		os.Remove(p.f.Name())
 		return fmt.Errorf("rename archive: %w", err)
 	}
-	return syncDir(filepath.Dir(p.final))
+	return SyncDir(filepath.Dir(p.final))
 }
 
 // Abort removes the partial file.
@@ -278,14 +278,15 @@ func checkName(name string) error {
 	return nil
 }
 
-func syncDir(dir string) error {
+// SyncDir fsyncs a directory, so that a rename into it is durable.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("open archive dir: %w", err)
+		return fmt.Errorf("open dir: %w", err)
 	}
 	defer d.Close()
 	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync archive dir: %w", err)
+		return fmt.Errorf("fsync dir %s: %w", dir, err)
 	}
 	return nil
 }
