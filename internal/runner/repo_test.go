@@ -335,6 +335,10 @@ func TestRepositoryPruneRacesBackups(t *testing.T) {
 		return
 	}
 	t.Logf("%d backups, %d prunes", len(kept), prunes)
+	// Retention, and the prune after it, run in the worker just after a
+	// record is final: stop the runner, which waits for them, so that the
+	// restores and the check below race nothing.
+	r.Shutdown(testenv.WaitTimeout)
 	for i, b := range kept {
 		cur, _ := f.db.Backup(context.Background(), b.ID)
 		if cur.Archive == "" {
