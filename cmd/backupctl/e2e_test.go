@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -49,6 +50,10 @@ func TestRunWaitDownloadCatalog(t *testing.T) {
 		t.Fatalf("backups = %+v, %v", list, err)
 	}
 	b := list[0]
+	if want := fmt.Sprintf("backup %d of catalog succeeded: ", b.ID); !strings.Contains(out, want) ||
+		b.Snapshot == "" || !strings.Contains(out, "added to the repository, snapshot "+b.Snapshot[:12]) {
+		t.Errorf("stdout does not say what the backup stored (snapshot %q): %s", b.Snapshot, out)
+	}
 	path := filepath.Join(dir, b.Archive)
 	if got := fileSHA256(t, path); got != b.SHA256 {
 		t.Fatalf("downloaded sha256 = %s, catalog says %s", got, b.SHA256)
