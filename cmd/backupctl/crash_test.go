@@ -2,8 +2,6 @@ package main_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,28 +11,29 @@ import (
 )
 
 // A daemon killed (SIGKILL) mid-backup marks that backup failed/interrupted
-// at the next start and leaves no archive that could pass for a good one.
+// at the next start and leaves nothing that could pass for a good backup:
+// the packs it had stored belong to no snapshot, and it has no export.
 func TestKilledBackupIsInterruptedAfterRestart(t *testing.T) {
+	// 32 MiB and then a wait: more than a pack (16 MiB) reaches the
+	// repository while the backup runs.
 	d := testdaemon.Start(t, testdaemon.Options{Config: `
 sources:
   slow:
     kind: command
-    command: ["sh", "-c", "head -c 1048576 /dev/urandom; exec sleep 120"]
+    command: ["sh", "-c", "head -c 33554432 /dev/urandom; exec sleep 120"]
 `})
 	ctx := context.Background()
 	b, err := d.Client().CreateBackup(ctx, "slow")
 	if err != nil {
 		t.Fatal(err)
 	}
-	archives := filepath.Join(d.DataDir, "archives")
-	waitFor(t, "the backup to run and write a partial archive", func() bool {
+	waitFor(t, "the backup to run and store a pack in the repository", func() bool {
 		cur, err := d.Client().Backup(ctx, b.ID)
-		if err != nil || cur.Status != domain.StatusRunning {
-			return false
-		}
-		entries, _ := os.ReadDir(archives)
-		return len(entries) == 1 && strings.HasSuffix(entries[0].Name(), ".partial")
+		return err == nil && cur.Status == domain.StatusRunning && len(packs(t, d)) > 0
 	})
+	if s := snapshots(t, d); len(s) != 0 {
+		t.Fatalf("a snapshot %v is in the repository while the backup still runs", s)
+	}
 	d.Kill()
 	d.Restart()
 
@@ -45,17 +44,14 @@ sources:
 	if got.Status != domain.StatusFailed || got.Error != domain.ErrInterrupted {
 		t.Fatalf("after restart: status %s, error %q; want failed, %q", got.Status, got.Error, domain.ErrInterrupted)
 	}
-	if got.Archive != "" || got.SHA256 != "" {
-		t.Errorf("interrupted backup still names an archive: %+v", got)
-	}
-	entries, _ := os.ReadDir(archives)
-	if len(entries) != 0 {
-		t.Fatalf("files left in the archive dir: %v", entries)
-	}
+	noSnapshot(t, d, got)
 	// The archive endpoint says why there is nothing to download.
 	_, errOut, code := d.Backupctl(ctx, "download", itoa(b.ID), "-o", t.TempDir())
 	if code != 1 || !strings.Contains(errOut, "only a succeeded backup has an archive") {
 		t.Fatalf("download of an interrupted backup: exit %d, %s", code, errOut)
+	}
+	if e := exports(t, d); len(e) != 0 {
+		t.Fatalf("the refused download built an export: %v", e)
 	}
 }
 

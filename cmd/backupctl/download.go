@@ -43,12 +43,7 @@ is deleted. Here -o names the destination; the output is always text.`,
 func (a *app) download(ctx context.Context, c *client.Client, id int64, dest string) error {
 	var opt client.DownloadOptions
 	if bar := a.newBar(-1, "downloading"); bar != nil {
-		opt.Progress = func(done, total int64) {
-			if bar.GetMax64() != total {
-				bar.ChangeMax64(total)
-			}
-			bar.Set64(done)
-		}
+		opt.Progress = func(done, total int64) { setBar(bar, done, total) }
 		defer bar.Finish()
 	}
 	res, err := c.Download(ctx, id, dest, opt)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -49,6 +50,10 @@ func TestRunWaitDownloadCatalog(t *testing.T) {
 		t.Fatalf("backups = %+v, %v", list, err)
 	}
 	b := list[0]
+	if want := fmt.Sprintf("backup %d of catalog succeeded: ", b.ID); !strings.Contains(out, want) ||
+		b.Snapshot == "" || !strings.Contains(out, "added to the repository, snapshot "+b.Snapshot[:12]) {
+		t.Errorf("stdout does not say what the backup stored (snapshot %q): %s", b.Snapshot, out)
+	}
 	path := filepath.Join(dir, b.Archive)
 	if got := fileSHA256(t, path); got != b.SHA256 {
 		t.Fatalf("downloaded sha256 = %s, catalog says %s", got, b.SHA256)
@@ -90,12 +95,16 @@ func waitVerified(t *testing.T, d *testdaemon.Daemon, b domain.Backup, timeout t
 	return b
 }
 
+// A download cut off midway leaves only a partial file; the next one
+// resumes it against the digest the first download's export got, and
+// verifies.
 func TestDownloadCutMidwayResumesAndVerifies(t *testing.T) {
 	d := testdaemon.Start(t, testdaemon.Options{Config: bigSource})
 	b := runBackup(t, d, "big")
 	dest := filepath.Join(t.TempDir(), "big.tar.zst")
 
-	// Cut the first download off after 4 MiB by canceling it.
+	// Cut the first download off after 4 MiB by canceling it. It built
+	// the export, whose size and digest the catalog now has.
 	ctx, cancel := context.WithCancel(context.Background())
 	_, err := d.Client().Download(ctx, b.ID, dest, client.DownloadOptions{Progress: func(done, _ int64) {
 		if done >= 4<<20 {
@@ -105,9 +114,13 @@ func TestDownloadCutMidwayResumesAndVerifies(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("first download: err = %v, want canceled", err)
 	}
+	b = backup(t, d, b.ID)
+	if b.SHA256 == "" || b.ExportBytes == 0 {
+		t.Fatalf("after the first download the catalog has sha256 %q, export_bytes %d", b.SHA256, b.ExportBytes)
+	}
 	st, err := os.Stat(dest + client.PartialSuffix)
-	if err != nil || st.Size() == 0 || st.Size() >= b.SizeBytes {
-		t.Fatalf("partial file after the cut: %v, %v (archive is %d bytes)", st, err, b.SizeBytes)
+	if err != nil || st.Size() == 0 || st.Size() >= b.ExportBytes {
+		t.Fatalf("partial file after the cut: %v, %v (the export is %d bytes)", st, err, b.ExportBytes)
 	}
 	if _, err := os.Stat(dest); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("an unverified file has the final name: %v", err)
@@ -128,25 +141,18 @@ func TestDownloadCutMidwayResumesAndVerifies(t *testing.T) {
 func TestCorruptedDownloadIsDetectedAndRemoved(t *testing.T) {
 	d := testdaemon.Start(t, testdaemon.Options{Config: bigSource})
 	b := runBackup(t, d, "big")
-	// Flip one byte of the stored archive: what the server sends no longer
-	// matches the SHA-256 recorded when it was written.
-	stored := filepath.Join(d.DataDir, "archives", b.Archive)
-	f, err := os.OpenFile(stored, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 1)
-	f.ReadAt(buf, 1000)
-	buf[0] ^= 0xff
-	f.WriteAt(buf, 1000)
-	f.Close()
+	// The first download builds the export and records its digest. Flip
+	// one byte of the export the daemon serves from then on: what it
+	// sends no longer matches that digest.
+	_, b = download(t, d, b)
+	flipByte(t, exportPath(d, b), 1000)
 
 	dir := t.TempDir()
 	_, errOut, code := d.Backupctl(context.Background(), "download", itoa(b.ID), "-o", dir)
 	if code != 1 {
 		t.Fatalf("exit = %d, want 1; stderr: %s", code, errOut)
 	}
-	if !strings.Contains(errOut, "did not verify") {
+	if !strings.Contains(errOut, "did not verify") || !strings.Contains(errOut, b.SHA256) {
 		t.Errorf("stderr does not explain: %s", errOut)
 	}
 	left, _ := os.ReadDir(dir)
@@ -165,6 +171,7 @@ func TestDownloadDestinations(t *testing.T) {
 	base := t.TempDir()
 	newDir := filepath.Join(base, "new", "dir") + string(filepath.Separator)
 	ctl(t, d, 0, "download", itoa(b.ID), "-o", newDir)
+	b = backup(t, d, b.ID) // the download recorded the export's digest
 	if got := fileSHA256(t, filepath.Join(newDir, b.Archive)); got != b.SHA256 {
 		t.Fatalf("archive in the created directory: sha256 %s, want %s", got, b.SHA256)
 	}

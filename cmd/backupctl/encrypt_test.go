@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,10 +15,11 @@ import (
 	"github.com/backupd/backupd/internal/testdaemon"
 )
 
-// With encryption.recipients, the daemon stores age ciphertext (.age);
-// its drill reads it with encryption.identity_file; backupctl restore
-// needs --identity and then gets the files back; a daemon without the
-// identity cannot drill its own archive and says why.
+// With encryption.recipients, the daemon stores an encrypted repository
+// and its downloads are age ciphertext (.age); its drill reads it with
+// encryption.identity_file; backupctl restore needs --identity and then
+// gets the files back; a daemon without the identity cannot drill its
+// own backup and says why.
 func TestEncryptedArchives(t *testing.T) {
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
@@ -40,12 +42,23 @@ func TestEncryptedArchives(t *testing.T) {
 	if !strings.HasSuffix(b.Archive, ".tar.zst.age") {
 		t.Fatalf("archive name %q, want .tar.zst.age", b.Archive)
 	}
-	stored, err := os.ReadFile(filepath.Join(d.DataDir, "archives", b.Archive))
-	if err != nil {
-		t.Fatal(err)
+	// Nothing in the repository reads without the key: the snapshot is
+	// an age file, the chunks in the packs are sealed.
+	stored := objects(t, repoDir(d))
+	if !slices.Contains(stored, "snapshots/"+b.Snapshot) || len(packs(t, d)) == 0 {
+		t.Fatalf("the repository holds %v, want the snapshot %s and packs", stored, b.Snapshot)
 	}
-	if !bytes.HasPrefix(stored, []byte("age-encryption.org/v1\n")) || bytes.Contains(stored, []byte("hunter2")) {
-		t.Fatal("the stored archive is not age ciphertext")
+	for _, name := range stored {
+		data, err := os.ReadFile(filepath.Join(repoDir(d), filepath.FromSlash(name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(data, []byte("hunter2")) {
+			t.Fatalf("%s in the repository holds the secret in plain", name)
+		}
+		if strings.HasPrefix(name, "snapshots/") && !bytes.HasPrefix(data, []byte("age-encryption.org/v1\n")) {
+			t.Fatalf("snapshot %s is not age ciphertext", name)
+		}
 	}
 	b = waitVerified(t, d, b, time.Minute)
 	if b.VerifyStatus != "passed" {
@@ -63,6 +76,13 @@ func TestEncryptedArchives(t *testing.T) {
 	ctl(t, d, 0, "restore", itoa(b.ID), "--to", to, "--archive", arch, "--identity", keyFile)
 	if got, err := os.ReadFile(filepath.Join(to, "secrets.env")); err != nil || !bytes.Equal(got, secret) {
 		t.Fatalf("restored secrets.env: %q, %v", got, err)
+	}
+	// What the download sent, and the export the daemon keeps, are age
+	// ciphertext too.
+	for _, p := range []string{filepath.Join(arch, b.Archive), exportPath(d, b)} {
+		if data, err := os.ReadFile(p); err != nil || !bytes.HasPrefix(data, []byte("age-encryption.org/v1\n")) || bytes.Contains(data, []byte("hunter2")) {
+			t.Fatalf("%s is not age ciphertext (%v)", p, err)
+		}
 	}
 	other, _ := age.GenerateX25519Identity()
 	otherKey := filepath.Join(t.TempDir(), "other.key")

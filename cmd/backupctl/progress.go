@@ -45,6 +45,30 @@ func drawBar(w io.Writer, total int64, what string) *progressbar.ProgressBar {
 	)
 }
 
+// downloadTotal is what a download of b will send, for a bar drawn before
+// it starts: a repository backup's size_bytes is what it read from its
+// source, not its export, whose size is known (export_bytes) only once a
+// download has built it; -1 (a spinner) until then.
+func downloadTotal(b domain.Backup) int64 {
+	if n := b.DownloadSize(); n > 0 {
+		return n
+	}
+	return -1
+}
+
+// setBar moves a download's bar (nil off a terminal) to done of total,
+// the total the client got from the response's Content-Length; 0 when
+// it had none, which keeps the bar's own.
+func setBar(bar *progressbar.ProgressBar, done, total int64) {
+	if bar == nil {
+		return
+	}
+	if total > 0 && bar.GetMax64() != total {
+		bar.ChangeMax64(total)
+	}
+	bar.Set64(done)
+}
+
 // backupProgress shows a running backup for run --wait: on a terminal a
 // spinner with the bytes read, the rate and, when the source has backed
 // up before, an estimate of how far along it is; elsewhere one line per

@@ -72,3 +72,33 @@ func TestOneLine(t *testing.T) {
 		}
 	}
 }
+
+// A download's bar is sized by what the download sends: an old archive's
+// size, a repository backup's export once built, else the response's
+// Content-Length; never a repository backup's logical size.
+func TestDownloadBarTotal(t *testing.T) {
+	cases := []struct {
+		b    domain.Backup
+		want int64
+	}{
+		{domain.Backup{SizeBytes: 500, Archive: "old.tar.zst"}, 500},
+		{domain.Backup{SizeBytes: 1000, Snapshot: "ab", Archive: "new.tar.zst"}, -1},
+		{domain.Backup{SizeBytes: 1000, Snapshot: "ab", ExportBytes: 700, Archive: "new.tar.zst"}, 700},
+	}
+	for _, c := range cases {
+		if got := downloadTotal(c.b); got != c.want {
+			t.Errorf("downloadTotal(%+v) = %d, want %d", c.b, got, c.want)
+		}
+	}
+	var out bytes.Buffer
+	bar := drawBar(&out, downloadTotal(cases[1].b), "backup 2")
+	setBar(bar, 50, 700) // the Content-Length of the first response
+	if got := bar.GetMax64(); got != 700 {
+		t.Fatalf("bar total %d after the response, want 700", got)
+	}
+	setBar(bar, 60, 0) // no length: keep the one known
+	if got := bar.GetMax64(); got != 700 {
+		t.Fatalf("bar total %d after a response without a length, want 700", got)
+	}
+	setBar(nil, 1, 2) // off a terminal
+}

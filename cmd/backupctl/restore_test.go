@@ -3,9 +3,12 @@ package main_test
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +35,7 @@ func ctl(t *testing.T, d *testdaemon.Daemon, want int, args ...string) (string, 
 // TestRestoreAndVerifyLocalKinds round-trips a files, a sqlite and a
 // command backup through `backupctl restore --to`, drills each with
 // `backupctl verify`, and checks that a flipped byte and a truncated
-// archive fail the drill with the reason recorded.
+// pack in the repository fail the drill with the reason recorded.
 func TestRestoreAndVerifyLocalKinds(t *testing.T) {
 	tree := t.TempDir()
 	os.MkdirAll(filepath.Join(tree, "sub", "deeper"), 0o755)
@@ -59,9 +62,19 @@ sources:
 	arch := t.TempDir()
 
 	ids := map[string]int64{}
+	stored := map[string][]string{} // the packs each backup added
 	for _, name := range []string{"tree", "lite", "out"} {
+		before := packs(t, d)
 		b := runBackup(t, d, name)
 		ids[name] = b.ID
+		for _, p := range packs(t, d) {
+			if !slices.Contains(before, p) {
+				stored[name] = append(stored[name], p)
+			}
+		}
+		if len(stored[name]) == 0 {
+			t.Fatalf("backup %d of %s stored no pack", b.ID, name)
+		}
 		to := filepath.Join(t.TempDir(), "restored")
 		ctl(t, d, 0, "restore", fmt.Sprint(b.ID), "--to", to, "--archive", arch)
 		switch name {
@@ -98,40 +111,38 @@ sources:
 		}
 	}
 
-	damage := func(id int64, how func(path string)) domain.Backup {
+	// Damage the pack a backup stored, in the repository the drill reads.
+	damage := func(name string, how func(path string)) (domain.Backup, string) {
 		t.Helper()
-		b, err := d.Client().Backup(context.Background(), id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		how(filepath.Join(d.DataDir, "archives", b.Archive))
-		_, errOut := ctl(t, d, 1, "verify", fmt.Sprint(id))
+		pack := stored[name][0]
+		how(filepath.Join(repoDir(d), filepath.FromSlash(pack)))
+		_, errOut := ctl(t, d, 1, "verify", fmt.Sprint(ids[name]))
 		if !strings.Contains(errOut, "restore drill of backup") {
-			t.Errorf("verify of a damaged archive says: %s", errOut)
+			t.Errorf("verify of a damaged backup says: %s", errOut)
 		}
-		b, err = d.Client().Backup(context.Background(), id)
+		b, err := d.Client().Backup(context.Background(), ids[name])
 		if err != nil {
 			t.Fatal(err)
 		}
 		if b.VerifyStatus != "failed" || b.VerifiedAt == nil {
-			t.Errorf("damaged archive: verify_status %q at %v", b.VerifyStatus, b.VerifiedAt)
+			t.Errorf("damaged backup: verify_status %q at %v", b.VerifyStatus, b.VerifiedAt)
 		}
-		return b
+		return b, path.Base(pack)
 	}
-	flipped := damage(ids["tree"], func(p string) {
+	flipped, pack := damage("tree", func(p string) {
 		data, _ := os.ReadFile(p)
-		data[len(data)/2] ^= 0x40
+		data[blobsEnd(t, data)/2] ^= 0x40 // in a chunk, not the pack's header
 		os.WriteFile(p, data, 0o640)
 	})
-	if !strings.Contains(flipped.VerifyError, "is damaged: its SHA-256 is") {
-		t.Errorf("flipped byte: verify_error %q", flipped.VerifyError)
+	if !strings.Contains(flipped.VerifyError, "in pack "+pack) {
+		t.Errorf("flipped byte: verify_error %q does not name pack %s", flipped.VerifyError, pack)
 	}
-	truncated := damage(ids["lite"], func(p string) {
+	truncated, pack := damage("lite", func(p string) {
 		fi, _ := os.Stat(p)
 		os.Truncate(p, fi.Size()/2)
 	})
-	if !strings.Contains(truncated.VerifyError, "truncated") {
-		t.Errorf("truncated archive: verify_error %q", truncated.VerifyError)
+	if !strings.Contains(truncated.VerifyError, pack) || !strings.Contains(truncated.VerifyError, "truncated") {
+		t.Errorf("truncated pack %s: verify_error %q", pack, truncated.VerifyError)
 	}
 	events, err := d.Client().Events(context.Background(), 0, 1000)
 	if err != nil {
@@ -147,6 +158,18 @@ sources:
 		t.Errorf("%d backup.verified events, want 5", verified)
 	}
 	ctl(t, d, 2, "restore", fmt.Sprint(ids["out"]))
+}
+
+// blobsEnd is where the chunks of a pack end and its header begins: its
+// 24-byte trailer holds the lengths of the header and the key envelope
+// (docs/repository.md).
+func blobsEnd(t *testing.T, pack []byte) int {
+	t.Helper()
+	tr := pack[len(pack)-24:]
+	if string(tr[:8]) != "bkpdpack" {
+		t.Fatalf("no pack trailer: %q", tr)
+	}
+	return len(pack) - 24 - int(binary.LittleEndian.Uint32(tr[12:])) - int(binary.LittleEndian.Uint32(tr[16:]))
 }
 
 // TestRestoreDatabases backs up a PostgreSQL and a MariaDB database with

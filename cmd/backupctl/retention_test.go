@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,8 +12,9 @@ import (
 	"github.com/backupd/backupd/internal/testdaemon"
 )
 
-// keep: 2 leaves the two newest archives; older records stay in the
-// catalog without an archive, and saying so is what a download answers.
+// keep: 2 leaves the snapshots of the two newest backups; the oldest is
+// forgotten and its export dropped, its record stays in the catalog
+// without an archive, and saying so is what a download answers.
 func TestRetentionKeepsNewest(t *testing.T) {
 	d := testdaemon.Start(t, testdaemon.Options{Config: `
 sources:
@@ -23,22 +24,26 @@ sources:
     keep: 2
 `})
 	first := runBackup(t, d, "small")
+	_, first = download(t, d, first) // an export for retention to drop
 	second := runBackup(t, d, "small")
 	third := runBackup(t, d, "small")
-	archives := filepath.Join(d.DataDir, "archives")
 	// Retention runs right after the third backup's record is final.
-	waitFor(t, "retention to remove the oldest archive", func() bool {
-		_, err := os.Stat(filepath.Join(archives, first.Archive))
-		return errors.Is(err, os.ErrNotExist)
+	waitFor(t, "retention to forget the oldest snapshot and drop its export", func() bool {
+		_, err := os.Stat(exportPath(d, first))
+		return !slices.Contains(snapshots(t, d), first.Snapshot) && errors.Is(err, os.ErrNotExist)
 	})
-	for _, b := range []string{second.Archive, third.Archive} {
-		if _, err := os.Stat(filepath.Join(archives, b)); err != nil {
-			t.Fatalf("kept archive %s: %v", b, err)
-		}
+	if got, want := snapshots(t, d), []string{second.Snapshot, third.Snapshot}; !slices.Equal(got, sorted(want)) {
+		t.Fatalf("the repository holds snapshots %v, want those of the two newest backups %v", got, want)
 	}
+	// The record keeps its history (snapshot id, digest), not its archive.
 	got, err := d.Client().Backup(context.Background(), first.ID)
-	if err != nil || got.Status != "succeeded" || got.Archive != "" || got.SHA256 != first.SHA256 {
+	if err != nil || got.Status != "succeeded" || got.Archive != "" || got.SHA256 != first.SHA256 || got.Snapshot != first.Snapshot {
 		t.Fatalf("expired record = %+v, %v", got, err)
+	}
+	for _, b := range []domain.Backup{second, third} {
+		if cur := backup(t, d, b.ID); cur.Archive != b.Archive || cur.Archive == "" {
+			t.Fatalf("kept backup %d lost its archive name: %+v", b.ID, cur)
+		}
 	}
 	_, errOut, code := d.Backupctl(context.Background(), "download", itoa(first.ID), "-o", t.TempDir())
 	if code != 1 || !strings.Contains(errOut, "removed by the retention (keep rules) of source small") {

@@ -97,12 +97,22 @@ func (a *app) run(ctx context.Context, c *client.Client, source string, wait boo
 		return fmt.Errorf("backup %d of %s %s: %s", b.ID, b.Source, b.Status, b.Error)
 	}
 	if a.output != "json" {
-		a.printf("backup %d of %s succeeded: %s, sha256 %s\n", b.ID, b.Source, humanBytes(b.SizeBytes), b.SHA256)
+		a.printf("backup %d of %s succeeded: %s\n", b.ID, b.Source, stored(b))
 	}
 	if dest == "" {
 		return nil
 	}
 	return a.download(ctx, c, b.ID, dest)
+}
+
+// stored says what a succeeded backup stored. A repository backup has no
+// digest until a download builds its export: what it read, what it
+// added and its snapshot say more.
+func stored(b domain.Backup) string {
+	if b.Snapshot == "" {
+		return fmt.Sprintf("%s, sha256 %s", humanBytes(b.SizeBytes), b.SHA256)
+	}
+	return fmt.Sprintf("%s read, %s added to the repository, snapshot %s", humanBytes(b.SizeBytes), humanBytes(b.AddedBytes), short(b.Snapshot))
 }
 
 // previousSize is the size of source's newest succeeded backup, 0 if it

@@ -50,12 +50,10 @@ cannot be reached, which stops the sync (run it again to resume).`,
 			}
 			var bar *progressbar.ProgressBar
 			opt.Start = func(i, n int, b domain.Backup) {
-				bar = a.newBar(b.SizeBytes, fmt.Sprintf("backup %d (%d of %d)", b.ID, i, n))
+				bar = a.newBar(downloadTotal(b), fmt.Sprintf("backup %d (%d of %d)", b.ID, i, n))
 			}
-			opt.Progress = func(_ domain.Backup, done, _ int64) {
-				if bar != nil {
-					bar.Set64(done)
-				}
+			opt.Progress = func(_ domain.Backup, done, total int64) {
+				setBar(bar, done, total)
 			}
 			opt.Report = func(it client.SyncItem) {
 				if bar != nil {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -23,10 +24,12 @@ import (
 
 var syncSecret = "whsec_" + base64.StdEncoding.EncodeToString([]byte("secret for the sync test"))
 
-// backupctl sync mirrors every archive once, resumes a partial file,
-// leaves what retention removed on the server, skips webhook reports,
-// finds a damaged copy only when asked to re-read, and fails (exit 1)
-// on an archive that does not verify while mirroring the rest.
+// backupctl sync mirrors every archive once (a repository backup's
+// export, whose digest the sync learns from the download that builds
+// it), resumes a partial file, leaves what retention removed on the
+// server, skips webhook reports, finds a damaged copy only when asked to
+// re-read, and fails (exit 1) on an archive that does not verify while
+// mirroring the rest.
 func TestSyncMirrorsArchives(t *testing.T) {
 	d := testdaemon.Start(t, testdaemon.Options{Config: fmt.Sprintf(`
 sources:
@@ -44,7 +47,9 @@ webhooks:
 	b1 := runBackup(t, d, "b")
 	postReport(t, d.URL, `{"source":"elsewhere","status":"succeeded","location":"s3://x/y.tar.zst","size_bytes":10}`)
 	mirror := filepath.Join(t.TempDir(), "mirror") // created by sync
-	archives := filepath.Join(d.DataDir, "archives")
+	if a1.SHA256 != "" || b1.SHA256 != "" {
+		t.Fatalf("exports built before any download: %q %q", a1.SHA256, b1.SHA256)
+	}
 
 	out, errOut := ctl(t, d, 0, "sync", mirror, "-o", "json")
 	var res client.SyncResult
@@ -55,12 +60,18 @@ webhooks:
 		res.Items[0].BackupID != b1.ID || res.Items[1].BackupID != a1.ID {
 		t.Fatalf("first sync: %+v, want b1 then a1 downloaded, nothing else", res)
 	}
-	if res.Bytes != a1.SizeBytes+b1.SizeBytes {
-		t.Fatalf("first sync moved %d bytes, want %d", res.Bytes, a1.SizeBytes+b1.SizeBytes)
+	// The downloads built the exports: the catalog now has their sizes
+	// and digests, which the sync reported and the files match.
+	b1, a1 = backup(t, d, b1.ID), backup(t, d, a1.ID)
+	if res.Bytes != a1.ExportBytes+b1.ExportBytes {
+		t.Fatalf("first sync moved %d bytes, want %d", res.Bytes, a1.ExportBytes+b1.ExportBytes)
 	}
-	for _, b := range []struct{ name, sum string }{{a1.Archive, a1.SHA256}, {b1.Archive, b1.SHA256}} {
-		if got := fileSHA256(t, filepath.Join(mirror, b.name)); got != b.sum {
-			t.Fatalf("mirrored %s has sha256 %s, want %s", b.name, got, b.sum)
+	for i, b := range []domain.Backup{b1, a1} {
+		if it := res.Items[i]; it.SHA256 != b.SHA256 || it.Size != b.ExportBytes {
+			t.Fatalf("sync reported backup %d as sha256 %q, %d bytes; the catalog has %q, %d", b.ID, it.SHA256, it.Size, b.SHA256, b.ExportBytes)
+		}
+		if got := fileSHA256(t, filepath.Join(mirror, b.Archive)); got != b.SHA256 {
+			t.Fatalf("mirrored %s has sha256 %s, want %s", b.Archive, got, b.SHA256)
 		}
 	}
 
@@ -71,8 +82,10 @@ webhooks:
 		b, err := d.Client().Backup(context.Background(), a1.ID)
 		return err == nil && b.Archive == ""
 	})
-	// Half of a2 is already here, as an interrupted download leaves it.
-	whole, err := os.ReadFile(filepath.Join(archives, a2.Archive))
+	// Half of a2 is already here, as an interrupted download leaves it
+	// (which built its export); a3 has never been downloaded.
+	dl, a2 := download(t, d, a2)
+	whole, err := os.ReadFile(dl)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +114,9 @@ webhooks:
 	if got := fileSHA256(t, filepath.Join(mirror, a2.Archive)); got != a2.SHA256 {
 		t.Fatalf("resumed a2 has sha256 %s, want %s", got, a2.SHA256)
 	}
+	if a3 = backup(t, d, a3.ID); a3.SHA256 == "" || fileSHA256(t, filepath.Join(mirror, a3.Archive)) != a3.SHA256 {
+		t.Fatalf("mirrored a3 does not have the digest its export got (%q)", a3.SHA256)
+	}
 	if _, err := os.Stat(filepath.Join(mirror, a2.Archive+client.PartialSuffix)); !os.IsNotExist(err) {
 		t.Fatalf("the partial file of a2 is still there: %v", err)
 	}
@@ -118,15 +134,15 @@ webhooks:
 		t.Fatalf("b1 after --verify-existing has sha256 %s, want %s", got, b1.SHA256)
 	}
 
-	// The server's own copy of a3 is damaged: it fails to verify, is not
-	// kept, and the sync goes on to mirror the rest.
+	// The export of a3 the server sends is damaged: it fails to verify,
+	// is not kept, and the sync goes on to mirror the rest.
 	if err := os.Remove(filepath.Join(mirror, a3.Archive)); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Remove(filepath.Join(mirror, b1.Archive)); err != nil {
 		t.Fatal(err)
 	}
-	flipByte(t, filepath.Join(archives, a3.Archive), 100)
+	flipByte(t, exportPath(d, a3), 100)
 	out, errOut = ctl(t, d, 1, "sync", mirror)
 	if !strings.Contains(errOut, fmt.Sprintf("backup %d: archive did not verify", a3.ID)) ||
 		!strings.Contains(errOut, "1 of 3 archives failed") ||
@@ -208,10 +224,9 @@ sources:
 		Progress: func(b domain.Backup, _, _ int64) {
 			if b.ID == big.ID && !expired {
 				expired = true
-				runBackup(t, d, "y") // keep: 1 removes y1, already listed
-				waitFor(t, "retention to remove y1's archive", func() bool {
-					_, err := os.Stat(filepath.Join(d.DataDir, "archives", y1.Archive))
-					return os.IsNotExist(err)
+				runBackup(t, d, "y") // keep: 1 forgets y1, already listed
+				waitFor(t, "retention to forget y1's snapshot", func() bool {
+					return backup(t, d, y1.ID).Archive == "" && !slices.Contains(snapshots(t, d), y1.Snapshot)
 				})
 			}
 		},
@@ -269,6 +284,7 @@ sources:
 
 	lock.Close() // the other sync ends
 	ctl(t, d, 0, "sync", mirror)
+	a1 = backup(t, d, a1.ID) // the digest of the export the sync built
 	if got := fileSHA256(t, filepath.Join(mirror, a1.Archive)); got != a1.SHA256 {
 		t.Fatalf("mirrored archive has sha256 %s, want %s", got, a1.SHA256)
 	}

@@ -22,7 +22,7 @@ const testToken = "dashboard-test-token"
 // A daemon that needs a token: the page asks for it with a form, says
 // when it is wrong, and then a click on "Run backup" makes a row that
 // reaches succeeded without a reload, whose download (which has to carry
-// the token) is the archive the catalog describes.
+// the token) is the export the catalog then describes.
 func TestRunBackupFromPageAndDownload(t *testing.T) {
 	d := testdaemon.Start(t, testdaemon.Options{
 		Config: quickSources + "auth:\n  tokens: [" + testToken + "]\n",
@@ -54,8 +54,10 @@ func TestRunBackupFromPageAndDownload(t *testing.T) {
 	if b.Status != domain.StatusSucceeded || b.Source != "small" {
 		t.Fatalf("backup %d = %s of %s, want succeeded of small", id, b.Status, b.Source)
 	}
-	if got := eval[string](p, `document.querySelector('`+rowSel(id)+` code').title`); got != b.SHA256 {
-		t.Errorf("row shows sha256 %s, catalog has %s", got, b.SHA256)
+	// A repository backup has no digest until a download builds its
+	// export: the row shows the catalog's, none yet.
+	if got := eval[string](p, `document.querySelector('`+rowSel(id)+` code')?.title ?? ''`); got != b.SHA256 {
+		t.Errorf("row shows sha256 %q, catalog has %q", got, b.SHA256)
 	}
 
 	path, url := clickDownload(t, p, rowSel(id)+` a.download`)
@@ -64,11 +66,15 @@ func TestRunBackupFromPageAndDownload(t *testing.T) {
 	if !strings.Contains(url, fmt.Sprintf("/api/v1/backups/%d/archive?expires=", id)) || !strings.Contains(url, "&sig=") {
 		t.Errorf("the browser downloaded %s, want a signed link to backup %d's archive", url, id)
 	}
-	if got := fileSHA256(t, path); got != b.SHA256 {
-		t.Fatalf("downloaded file sha256 = %s, catalog says %s", got, b.SHA256)
+	// The download built the export and recorded its digest and size.
+	if b, err = d.Client().Backup(context.Background(), id); err != nil {
+		t.Fatal(err)
 	}
-	if st, _ := os.Stat(path); st.Size() != b.SizeBytes {
-		t.Errorf("downloaded %d bytes, catalog says %d", st.Size(), b.SizeBytes)
+	if got := fileSHA256(t, path); b.SHA256 == "" || got != b.SHA256 {
+		t.Fatalf("downloaded file sha256 = %s, catalog says %q", got, b.SHA256)
+	}
+	if st, _ := os.Stat(path); st.Size() != b.ExportBytes {
+		t.Errorf("downloaded %d bytes, catalog says export_bytes %d", st.Size(), b.ExportBytes)
 	}
 }
 

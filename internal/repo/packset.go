@@ -185,6 +185,11 @@ func (r *Repo) readRange(ctx context.Context, name string, off, n int64) ([]byte
 	defer rc.Close()
 	buf := make([]byte, n)
 	if _, err := io.ReadFull(rc, buf); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			// Not %w: the readers above take io.EOF for the end of a
+			// stream, and a tree cut short would read as a shorter tree.
+			return nil, fmt.Errorf("read %s: %d bytes at offset %d: the object ends before them (truncated)", name, n, off)
+		}
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	return buf, nil

@@ -62,6 +62,7 @@ var suite = []struct {
 	{"Prune", testPrune},
 	{"PruneRace", testPruneRace},
 	{"CheckCorrupt", testCheckCorrupt},
+	{"TruncatedPack", testTruncatedPack},
 }
 
 func TestLocal(t *testing.T) { runSuite(t, env{localBackend, memIndex}) }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"io/fs"
 	"math/rand/v2"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,5 +108,40 @@ func testCheckCorrupt(t *testing.T, e env) {
 	}
 	if err := r.Check(ctxT(t), true); err == nil {
 		t.Fatal("Check with readData missed a flipped byte")
+	}
+}
+
+// A pack cut short, under a reader that already knows it (the daemon's),
+// fails a walk of the tree and a restore: a chunk that lies past the end
+// is never taken for the end of its stream, which would make the tree
+// look shorter and the restore succeed with files missing.
+func testTruncatedPack(t *testing.T, e env) {
+	be := e.backend(t)
+	r := openNew(t, be, nil, e.index(t), "")
+	src := t.TempDir()
+	writeFile(t, filepath.Join(src, "a.txt"), []byte("alpha\n"))
+	writeFile(t, filepath.Join(src, "b.txt"), []byte("beta\n"))
+	s := backup(t, r, "docs", src)
+	restoreAndCompare(t, r, s, digest(t, src))
+	var name string
+	be.List(ctxT(t), "packs/", func(o repo.ObjectInfo) error { name = o.Name; return nil })
+	rc, err := be.Get(ctxT(t), name, 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(rc)
+	rc.Close()
+	// Cut after the first byte: every chunk but the first, the tree
+	// among them, lies wholly past the end, where a read finds io.EOF.
+	if err := be.Put(ctxT(t), name, bytes.NewReader(data[:1]), 1); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	err = r.Walk(ctxT(t), s, func(repo.Entry) error { n++; return nil })
+	if err == nil || !strings.Contains(err.Error(), name) {
+		t.Fatalf("Walk of a truncated pack's tree: %v, with %d entries; want an error naming %s", err, n, name)
+	}
+	if err := r.Restore(ctxT(t), s, t.TempDir(), repo.RestoreOptions{}); err == nil {
+		t.Fatal("Restore from a truncated pack succeeded")
 	}
 }
