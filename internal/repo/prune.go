@@ -105,24 +105,35 @@ func (r *Repo) removeOrphans(ctx context.Context, now time.Time, margin time.Dur
 
 // checkIndexMatches refuses to prune with an index that knows no snapshot
 // while the store has some: a fresh MemIndex, or the wrong catalog, would
-// take every pack for an orphan.
+// take every pack for an orphan. The store is listed before the index is
+// read, and again after: a snapshot is recorded in the index before its
+// object is written and its object removed before its record, so a
+// backup committing (or a forget) meanwhile cannot look like a mismatch.
 func (r *Repo) checkIndexMatches(ctx context.Context) error {
-	snaps, err := r.idx.Snapshots(ctx)
-	if err != nil || len(snaps) > 0 {
-		return err
+	for range 2 {
+		found, err := r.anySnapshotObject(ctx)
+		if err != nil || !found {
+			return err
+		}
+		snaps, err := r.idx.Snapshots(ctx)
+		if err != nil || len(snaps) > 0 {
+			return err
+		}
 	}
+	return domain.Errorf(domain.ECONFLICT, "prune: the index records no snapshot but %s holds some: prune with the catalog the backups were written with", r.be.Where())
+}
+
+// anySnapshotObject reports whether the store holds a snapshot object.
+func (r *Repo) anySnapshotObject(ctx context.Context) (bool, error) {
 	found := false
-	err = r.be.List(ctx, "snapshots/", func(ObjectInfo) error {
+	err := r.be.List(ctx, "snapshots/", func(ObjectInfo) error {
 		found = true
 		return errStopList
 	})
 	if err != nil && !errors.Is(err, errStopList) {
-		return fmt.Errorf("prune: %w", err)
+		return false, fmt.Errorf("prune: %w", err)
 	}
-	if found {
-		return domain.Errorf(domain.ECONFLICT, "prune: the index records no snapshot but %s holds some: prune with the catalog the backups were written with", r.be.Where())
-	}
-	return nil
+	return found, nil
 }
 
 var errStopList = errors.New("stop listing")
