@@ -97,7 +97,11 @@ func (a *app) run(ctx context.Context, c *client.Client, source string, wait boo
 		return fmt.Errorf("backup %d of %s %s: %s", b.ID, b.Source, b.Status, b.Error)
 	}
 	if a.output != "json" {
-		a.printf("backup %d of %s succeeded: %s, sha256 %s\n", b.ID, b.Source, humanBytes(b.SizeBytes), b.SHA256)
+		if b.Snapshot != "" {
+			a.printf("backup %d of %s succeeded: %s read, %s added to the repository, snapshot %s\n", b.ID, b.Source, humanBytes(b.SizeBytes), humanBytes(b.AddedBytes), short(b.Snapshot))
+		} else {
+			a.printf("backup %d of %s succeeded: %s, sha256 %s\n", b.ID, b.Source, humanBytes(b.SizeBytes), b.SHA256)
+		}
 	}
 	if dest == "" {
 		return nil
