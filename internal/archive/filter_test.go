@@ -72,7 +72,7 @@ func TestExtractPaths(t *testing.T) {
 // ExtractStream writes one stream's parts, in order, and nothing else.
 func TestExtractStream(t *testing.T) {
 	data, res := build(t)
-	var buf bytes.Buffer
+	var buf closeBuffer
 	m, err := ExtractStream(context.Background(), bytes.NewReader(data), "stdout", &buf)
 	if err != nil {
 		t.Fatal(err)
@@ -83,10 +83,17 @@ func TestExtractStream(t *testing.T) {
 			want = e.Size
 		}
 	}
-	if int64(buf.Len()) != want || m.BackupID != 7 {
-		t.Errorf("stdout: %d bytes, want %d; manifest of backup %d", buf.Len(), want, m.BackupID)
+	if int64(buf.Len()) != want || m.BackupID != 7 || !buf.closed {
+		t.Errorf("stdout: %d bytes, want %d; manifest of backup %d; closed %v", buf.Len(), want, m.BackupID, buf.closed)
 	}
 	if _, err := ExtractStream(context.Background(), bytes.NewReader(data), "nope", &buf); err == nil || !strings.Contains(err.Error(), "no stream nope") {
 		t.Errorf("a missing stream: %v", err)
 	}
 }
+
+type closeBuffer struct {
+	bytes.Buffer
+	closed bool
+}
+
+func (b *closeBuffer) Close() error { b.closed = true; return nil }
