@@ -27,6 +27,10 @@ type backupJSON struct {
 	StartedAt    *time.Time      `json:"started_at"`
 	FinishedAt   *time.Time      `json:"finished_at"`
 	SizeBytes    int64           `json:"size_bytes"`
+	Snapshot     string          `json:"snapshot"`
+	LogicalBytes int64           `json:"logical_bytes"`
+	AddedBytes   int64           `json:"added_bytes"`
+	ExportBytes  int64           `json:"export_bytes"`
 	BytesDone    int64           `json:"bytes_done"`
 	SHA256       string          `json:"sha256"`
 	Error        string          `json:"error"`
@@ -45,7 +49,8 @@ func toBackupJSON(b domain.Backup) backupJSON {
 	return backupJSON{
 		ID: b.ID, Source: b.Source, Kind: b.Kind, Origin: string(b.Origin), Status: string(b.Status),
 		CreatedAt: b.CreatedAt, StartedAt: b.StartedAt, FinishedAt: b.FinishedAt,
-		SizeBytes: b.SizeBytes, BytesDone: b.BytesDone, SHA256: b.SHA256, Error: b.Error, Archive: b.Archive,
+		SizeBytes: b.SizeBytes, Snapshot: b.Snapshot, LogicalBytes: b.LogicalBytes, AddedBytes: b.AddedBytes, ExportBytes: b.ExportBytes,
+		BytesDone: b.BytesDone, SHA256: b.SHA256, Error: b.Error, Archive: b.Archive,
 		WebhookID: b.WebhookID, SenderIP: b.SenderIP, ReceivedAt: b.ReceivedAt, Message: b.Message, Raw: b.Raw,
 		VerifiedAt: b.VerifiedAt, VerifyStatus: b.VerifyStatus, VerifyError: b.VerifyError,
 	}

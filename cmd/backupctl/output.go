@@ -29,10 +29,10 @@ func (a *app) printBackups(list []domain.Backup, next int64) error {
 		return a.printJSON(toListJSON(list, next))
 	}
 	tw := a.table()
-	fmt.Fprintln(tw, "ID\tSOURCE\tORIGIN\tSTATUS\tCREATED\tDURATION\tSIZE\tSHA256\tERROR")
+	fmt.Fprintln(tw, "ID\tSOURCE\tORIGIN\tSTATUS\tCREATED\tDURATION\tSIZE\tADDED\tSHA256\tERROR")
 	for _, b := range list {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.ID, b.Source, b.Origin, b.Status,
-			b.CreatedAt.Local().Format("2006-01-02 15:04:05"), duration(b), humanBytes(b.SizeBytes), short(b.SHA256), oneLine(b.Error, maxErrorWidth))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", b.ID, b.Source, b.Origin, b.Status,
+			b.CreatedAt.Local().Format("2006-01-02 15:04:05"), duration(b), humanBytes(b.SizeBytes), added(b), short(b.SHA256), oneLine(b.Error, maxErrorWidth))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -41,6 +41,15 @@ func (a *app) printBackups(list []domain.Backup, next int64) error {
 		fmt.Fprintf(a.stderr, "older backups: backupctl list --before %d\n", next)
 	}
 	return nil
+}
+
+// added is a repository backup's added bytes for list, "-" for an
+// archive made before the repository.
+func added(b domain.Backup) string {
+	if b.Snapshot == "" {
+		return "-"
+	}
+	return humanBytes(b.AddedBytes)
 }
 
 // maxErrorWidth is where list cuts an error short; backupctl status ID
@@ -82,8 +91,16 @@ func (a *app) printBackup(b domain.Backup) error {
 	if b.Status == domain.StatusRunning {
 		row("Read so far", humanBytes(b.BytesDone))
 	}
-	if b.SizeBytes > 0 {
+	if b.SizeBytes > 0 && b.Snapshot == "" {
 		row("Size", fmt.Sprintf("%s (%d bytes)", humanBytes(b.SizeBytes), b.SizeBytes))
+	}
+	if b.Snapshot != "" {
+		row("Size", fmt.Sprintf("%s (%d bytes) read from the source", humanBytes(b.LogicalBytes), b.LogicalBytes))
+		row("Added", fmt.Sprintf("%s (%d bytes) stored in the repository, the rest deduplicated", humanBytes(b.AddedBytes), b.AddedBytes))
+		row("Snapshot", b.Snapshot)
+		if b.ExportBytes > 0 {
+			row("Export", fmt.Sprintf("%s (%d bytes), what a download sends", humanBytes(b.ExportBytes), b.ExportBytes))
+		}
 	}
 	row("SHA-256", b.SHA256)
 	archive := b.Archive

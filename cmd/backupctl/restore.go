@@ -14,101 +14,162 @@ import (
 	"github.com/backupd/backupd/internal/archive"
 	"github.com/backupd/backupd/internal/client"
 	"github.com/backupd/backupd/internal/domain"
-	"github.com/backupd/backupd/internal/restore"
 	"github.com/backupd/backupd/internal/source"
 )
 
 type restoreFlags struct {
-	to, toDSN, database, archive, identity string
-	force                                  bool
+	to, toDSN, database, archive string
+	paths                        []string
+	force                        bool
+	store                        storeFlags
 }
 
 func (a *app) newRestoreCmd() *cobra.Command {
 	var f restoreFlags
 	cmd := &cobra.Command{
-		Use:   "restore ID (--to DIR | --to-dsn DSN)",
-		Short: "Download a backup's archive and restore it into a directory or a database",
-		Long: `Download a backup's archive, verify it, and restore it:
+		Use:   "restore ID (--to DIR [--path P]... | --to-dsn DSN) [--repo LOCATION]",
+		Short: "Restore a backup into a directory or a database, through the server or from the repository itself",
+		Long: `Restore a backup, every byte checked:
 
   --to DIR       unpack it into DIR: a files backup as its tree, a sqlite
                  backup as the database file, a command backup as "stdout",
                  a database backup as its dump files (<db>.pgdump, <db>.sql).
-                 Every file is checked against the manifest's SHA-256.
+                 Every file is checked against the manifest's checksum.
+  --path P       (with --to, repeatable) only P and what is below it: a file,
+                 a dump, or a directory of the backup ("etc/app.conf",
+                 "home/ann"). The rest is still read and checked.
   --to-dsn DSN   load a database backup into an existing database with the
                  local pg_restore or mariadb client:
                    postgres://user:password@host:5432/dbname
                    mysql://user:password@host:3306/dbname
-                 The target must be empty unless --force is given (then the
-                 dump's objects replace the ones of the same name).
+                 The dump is streamed into the client as it downloads, with
+                 no file in between, and checked as it goes; the archive's
+                 SHA-256 and manifest are checked at its end, after the
+                 client has the data: if that check fails, drop the
+                 database. The target must be empty unless --force is given
+                 (then the dump's objects replace the ones of the same name).
                  A backup of several databases needs --database NAME.
 
-The download goes to a temporary directory (under $TMPDIR) that is
-removed afterwards, whether the restore succeeds, fails or is stopped
-with Ctrl-C. --archive PATH (a file, or a directory to put it in) keeps
-the archive there instead, and a later restore with the same --archive
-reuses it once it verifies.
+Through the server, --to downloads to a temporary directory (under
+$TMPDIR) that is removed afterwards, whether the restore succeeds, fails
+or is stopped with Ctrl-C. --archive PATH (a file, or a directory to put
+it in) keeps the archive there instead, and a later restore with the same
+--archive reuses it once it verifies.
 
-An archive encrypted with age (named .tar.zst.age) needs --identity FILE,
-an age identity file holding the private key of one of its recipients.`,
+--repo LOCATION restores without a server or catalog, from the repository
+itself (disaster recovery): LOCATION is the directory <archive_dir>/repo
+(or the archive dir that holds repo/) or s3://bucket/prefix, prefix being
+the daemon's storage.s3.prefix. S3 credentials come from
+AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, the region from AWS_REGION
+(or AWS_DEFAULT_REGION), and an endpoint other than AWS from
+AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL (http://host:port for plain HTTP,
+as a local MinIO). ID is the backup id the snapshot was made by, or the
+start of the snapshot id (backupctl ls --repo LOCATION lists them). Every
+chunk is decrypted, decompressed and checked against its keyed hash.
+
+An encrypted archive (named .tar.zst.age) or repository needs --identity
+FILE, an age identity file holding the private key of one of its
+recipients.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, argv []string) error {
-			id, err := parseID(argv[0])
-			if err != nil {
+			if err := f.check(); err != nil {
 				return err
 			}
-			if (f.to == "") == (f.toDSN == "") {
-				return usageErrorf("give exactly one of --to DIR or --to-dsn DSN (see backupctl restore --help)")
+			if f.store.repo != "" {
+				return a.restoreFromStore(cmd.Context(), argv[0], f)
 			}
-			var srv source.Server
-			var db string
-			if f.toDSN != "" {
-				if srv, db, err = source.ParseDSN(f.toDSN); err != nil {
-					return usageErrorf("--to-dsn: %v", err)
-				}
-			}
-			var ids []age.Identity
-			if f.identity != "" {
-				if ids, err = archive.ReadIdentities(f.identity); err != nil {
-					return usageErrorf("--identity: %v", err)
-				}
-			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			// Refused before the download: the name says it is encrypted.
-			if b, err := c.Backup(cmd.Context(), id); err == nil && strings.HasSuffix(b.Archive, archive.EncryptedSuffix) && len(ids) == 0 {
-				return usageErrorf("backup %d is encrypted with age (%s): pass --identity FILE with the private key of one of its recipients", id, b.Archive)
-			}
-			dest := f.archive
-			if dest == "" {
-				tmp, err := os.MkdirTemp("", "backupctl-restore-")
-				if err != nil {
-					return fmt.Errorf("create a temporary directory for the download: %w", err)
-				}
-				defer os.RemoveAll(tmp)
-				dest = tmp + string(filepath.Separator)
-			}
-			path, err := a.fetchArchive(cmd.Context(), c, id, dest, f.archive == "")
-			if err != nil {
-				return err
-			}
-			if f.to != "" {
-				return a.restoreDir(cmd.Context(), path, f.to, ids)
-			}
-			return a.restoreDB(cmd.Context(), path, srv, db, f, ids)
+			return a.restoreViaServer(cmd.Context(), argv[0], f)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.to, "to", "", "directory to unpack the archive into")
+	fl.StringVar(&f.to, "to", "", "directory to unpack the backup into")
+	fl.StringArrayVar(&f.paths, "path", nil, "with --to: restore only this file or directory of the backup (repeatable)")
 	fl.StringVar(&f.toDSN, "to-dsn", "", "database to load a database backup into (postgres://... or mysql://...)")
 	fl.StringVar(&f.database, "database", "", "which database of the backup to load with --to-dsn")
 	fl.StringVar(&f.archive, "archive", "", "keep the downloaded archive here (file or directory) and reuse it from here; default: a temporary directory, removed afterwards")
 	fl.BoolVar(&f.force, "force", false, "load into a database that is not empty")
-	fl.StringVar(&f.identity, "identity", "", "age identity file, for an encrypted archive")
+	f.store.add(fl, "restore from")
 	cmd.ValidArgsFunction = a.idArg(domain.StatusSucceeded)
 	cmd.MarkFlagDirname("to")
+	cmd.MarkFlagFilename("identity")
 	return cmd
+}
+
+// check refuses combinations of flags that make no sense.
+func (f *restoreFlags) check() error {
+	switch {
+	case (f.to == "") == (f.toDSN == ""):
+		return usageErrorf("give exactly one of --to DIR or --to-dsn DSN (see backupctl restore --help)")
+	case len(f.paths) > 0 && f.to == "":
+		return usageErrorf("--path goes with --to DIR: --to-dsn loads one whole database (--database)")
+	case f.store.repo != "" && f.archive != "":
+		return usageErrorf("--archive keeps a download; with --repo nothing is downloaded")
+	}
+	var err error
+	if f.paths, err = archive.CleanPaths(f.paths); err != nil {
+		return usageErrorf("--path: %v", err)
+	}
+	return nil
+}
+
+// restoreViaServer restores backup arg through the daemon's download.
+func (a *app) restoreViaServer(ctx context.Context, arg string, f restoreFlags) error {
+	id, err := parseID(arg)
+	if err != nil {
+		return err
+	}
+	var srv source.Server
+	var db string
+	if f.toDSN != "" {
+		if srv, db, err = source.ParseDSN(f.toDSN); err != nil {
+			return usageErrorf("--to-dsn: %v", err)
+		}
+	}
+	ids, err := f.store.identities()
+	if err != nil {
+		return err
+	}
+	c, err := a.client()
+	if err != nil {
+		return err
+	}
+	b, err := c.Backup(ctx, id)
+	if err != nil {
+		return err
+	}
+	// Refused before the download: the name says it is encrypted.
+	if strings.HasSuffix(b.Archive, archive.EncryptedSuffix) && len(ids) == 0 {
+		return usageErrorf("backup %d is encrypted with age (%s): pass --identity FILE with the private key of one of its recipients", id, b.Archive)
+	}
+	if f.toDSN != "" {
+		return a.loadViaServer(ctx, c, b, srv, db, f, ids)
+	}
+	path, cleanup, err := a.downloadTemp(ctx, c, id, f.archive)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	return a.restoreDir(ctx, path, f.to, f.paths, ids)
+}
+
+// downloadTemp fetches backup id's archive into keep (--archive), or into a
+// temporary directory that cleanup removes.
+func (a *app) downloadTemp(ctx context.Context, c *client.Client, id int64, keep string) (path string, cleanup func(), err error) {
+	dest, cleanup := keep, func() {}
+	if dest == "" {
+		tmp, err := os.MkdirTemp("", "backupctl-restore-")
+		if err != nil {
+			return "", cleanup, fmt.Errorf("create a temporary directory for the download: %w", err)
+		}
+		cleanup = func() { os.RemoveAll(tmp) }
+		dest = tmp + string(filepath.Separator)
+	}
+	path, err = a.fetchArchive(ctx, c, id, dest, keep == "")
+	if err != nil {
+		cleanup()
+		return "", func() {}, err
+	}
+	return path, cleanup, nil
 }
 
 // fetchArchive downloads the archive, or finds it already there and
@@ -129,7 +190,7 @@ func (a *app) fetchArchive(ctx context.Context, c *client.Client, id int64, dest
 	return res.Path, nil
 }
 
-func extract(ctx context.Context, path, dir string, ids []age.Identity) (archive.Manifest, error) {
+func extract(ctx context.Context, path, dir string, paths []string, ids []age.Identity) (archive.Manifest, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return archive.Manifest{}, fmt.Errorf("open archive: %w", err)
@@ -139,58 +200,46 @@ func extract(ctx context.Context, path, dir string, ids []age.Identity) (archive
 	if err != nil {
 		return archive.Manifest{}, fmt.Errorf("%s: %w", path, err)
 	}
-	m, err := archive.Extract(ctx, plain, dir)
+	m, err := archive.ExtractWith(ctx, plain, dir, archive.ExtractOptions{Paths: paths})
 	if err != nil {
 		return m, fmt.Errorf("unpack %s: %w", path, err)
 	}
 	return m, nil
 }
 
-func (a *app) restoreDir(ctx context.Context, path, dir string, ids []age.Identity) error {
-	m, err := extract(ctx, path, dir, ids)
+func (a *app) restoreDir(ctx context.Context, path, dir string, paths []string, ids []age.Identity) error {
+	m, err := extract(ctx, path, dir, paths, ids)
 	if err != nil {
 		return err
 	}
-	a.printf("restored backup %d of %s (%s, %d entries, %s) into %s\n", m.BackupID, m.Source, m.Kind, len(m.Entries), humanBytes(m.Bytes), dir)
+	n, size, missing := selected(m.Entries, paths)
+	if len(missing) > 0 {
+		return fmt.Errorf("backup %d has no %s (backupctl ls %d lists what it holds)", m.BackupID, strings.Join(missing, ", "), m.BackupID)
+	}
+	a.printf("restored backup %d of %s (%s, %d entries, %s) into %s\n", m.BackupID, m.Source, m.Kind, n, humanBytes(size), dir)
 	return nil
 }
 
-func (a *app) restoreDB(ctx context.Context, path string, srv source.Server, db string, f restoreFlags, ids []age.Identity) error {
-	tmp, err := os.MkdirTemp("", "backupctl-restore-")
-	if err != nil {
-		return fmt.Errorf("create temp dir: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	m, err := extract(ctx, path, filepath.Join(tmp, "x"), ids)
-	if err != nil {
-		return err
-	}
-	if m.Kind != srv.Kind {
-		return usageErrorf("backup %d is a %s backup; --to-dsn names a %s database", m.BackupID, m.Kind, srv.Kind)
-	}
-	infos, err := source.DatabasesFromInfo(m.Info)
-	if err != nil {
-		return err
-	}
-	name, err := pickDatabase(infos, f.database)
-	if err != nil {
-		return err
-	}
-	if !f.force {
-		n, err := restore.Objects(ctx, srv, db)
-		if err != nil {
-			return err
+// selected counts the manifest entries paths select and their bytes, and
+// lists the paths that select none.
+func selected(entries []archive.Entry, paths []string) (n int, size int64, missing []string) {
+	hit := make([]bool, len(paths))
+	for _, e := range entries {
+		if !archive.Selected(e.Name, paths) {
+			continue
 		}
-		if n > 0 {
-			return fmt.Errorf("database %s on %s is not empty (%d tables, views or routines): restore into an empty database, or pass --force to replace what the dump holds", db, srv.Addr(), n)
+		n++
+		size += e.Size
+		for i, p := range paths {
+			hit[i] = hit[i] || archive.Selected(e.Name, []string{p})
 		}
 	}
-	dump := filepath.Join(tmp, "x", filepath.FromSlash(infos[name].Stream))
-	if err := restore.Database(ctx, srv, db, dump, tmp, f.force); err != nil {
-		return err
+	for i, p := range paths {
+		if !hit[i] {
+			missing = append(missing, p)
+		}
 	}
-	a.printf("restored database %s of backup %d into %s on %s (%d tables)\n", name, m.BackupID, db, srv.Addr(), len(infos[name].Tables))
-	return nil
+	return n, size, missing
 }
 
 func pickDatabase(infos map[string]source.DatabaseInfo, want string) (string, error) {
@@ -198,15 +247,23 @@ func pickDatabase(infos map[string]source.DatabaseInfo, want string) (string, er
 	for n := range infos {
 		names = append(names, n)
 	}
+	return pickName(names, want)
+}
+
+// pickName chooses the database to load among names: want, or the only
+// one.
+func pickName(names []string, want string) (string, error) {
 	slices.Sort(names)
 	switch {
 	case want != "":
-		if _, ok := infos[want]; !ok {
+		if !slices.Contains(names, want) {
 			return "", usageErrorf("--database %s: the backup holds %s", want, strings.Join(names, ", "))
 		}
 		return want, nil
 	case len(names) == 1:
 		return names[0], nil
+	case len(names) == 0:
+		return "", fmt.Errorf("the backup holds no database dump")
 	}
 	return "", usageErrorf("the backup holds several databases (%s): choose one with --database", strings.Join(names, ", "))
 }

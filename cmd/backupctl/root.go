@@ -64,7 +64,7 @@ verifies their archives, and lists the catalog.
 	pf.StringVar(&a.cacert, "cacert", "", "PEM file of CA certificates to trust for an https server, besides the system's (default $BACKUPD_CACERT)")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format: table or json")
 	root.AddCommand(a.newSourcesCmd(), a.newRunCmd(), a.newStatusCmd(), a.newListCmd(),
-		a.newDownloadCmd(), a.newCancelCmd(), a.newTailCmd(), a.newRestoreCmd(), a.newVerifyCmd(), a.newEndpointsCmd(), a.newSyncCmd(), a.newHealthCmd(), a.newVersionCmd())
+		a.newDownloadCmd(), a.newCancelCmd(), a.newTailCmd(), a.newRestoreCmd(), a.newVerifyCmd(), a.newLsCmd(), a.newPruneCmd(), a.newCheckCmd(), a.newEndpointsCmd(), a.newSyncCmd(), a.newHealthCmd(), a.newVersionCmd())
 	root.AddCommand(manpage.Command(root))
 	return root
 }

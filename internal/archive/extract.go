@@ -21,20 +21,21 @@ import (
 // checked against the manifest's size and SHA-256; on any error, what was
 // already written stays in dir and must not be trusted.
 func Extract(ctx context.Context, r io.Reader, dir string) (Manifest, error) {
+	return ExtractWith(ctx, r, dir, ExtractOptions{})
+}
+
+func newExtractor(dir string) (*extractor, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return Manifest{}, fmt.Errorf("create extract dir: %w", err)
+		return nil, fmt.Errorf("create extract dir: %w", err)
 	}
 	// os.Root refuses any path that resolves outside dir, including through
 	// symlinks; the kinds map below adds that nothing is ever written
 	// through a symlink at all, even one pointing inside dir.
 	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return Manifest{}, fmt.Errorf("open extract dir: %w", err)
+		return nil, fmt.Errorf("open extract dir: %w", err)
 	}
-	defer root.Close()
-	x := &extractor{root: root, kinds: make(map[string]byte), buf: make([]byte, 256<<10)}
-	defer x.closeStream()
-	return scan(ctx, r, x)
+	return &extractor{root: root, kinds: make(map[string]byte), buf: make([]byte, 256<<10)}, nil
 }
 
 type extractor struct {

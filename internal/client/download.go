@@ -22,13 +22,16 @@ import (
 const PartialSuffix = ".partial"
 
 // ChecksumError means the downloaded bytes do not have the catalog's
-// SHA-256. The file has been deleted.
+// SHA-256. The file (Path, "" for a stream) has been deleted.
 type ChecksumError struct {
 	Path      string
 	Got, Want string
 }
 
 func (e *ChecksumError) Error() string {
+	if e.Path == "" {
+		return fmt.Sprintf("archive did not verify: SHA-256 is %s, the catalog says %s", e.Got, e.Want)
+	}
 	return fmt.Sprintf("archive did not verify: SHA-256 is %s, the catalog says %s; %s was deleted, run the download again", e.Got, e.Want, e.Path)
 }
 
@@ -58,13 +61,8 @@ func (c *Client) Download(ctx context.Context, id int64, dest string, opt Downlo
 	if err != nil {
 		return DownloadResult{}, err
 	}
-	switch {
-	case b.Origin != domain.OriginLocal:
-		return DownloadResult{}, fmt.Errorf("backup %d was reported by webhook: its archive is kept by the sender, not here (location: %q)", id, b.Archive)
-	case b.Status != domain.StatusSucceeded:
-		return DownloadResult{}, fmt.Errorf("backup %d is %s: only a succeeded backup has an archive to download", id, b.Status)
-	case b.Archive == "":
-		return DownloadResult{}, fmt.Errorf("the archive of backup %d was removed by the retention (keep rules) of source %s; only its record remains", id, b.Source)
+	if err := downloadable(b); err != nil {
+		return DownloadResult{}, err
 	}
 	// A path ending in a slash names a directory, created if need be, as
 	// does an existing directory; anything else is the file to write.
@@ -105,6 +103,19 @@ func (c *Client) Download(ctx context.Context, id int64, dest string, opt Downlo
 		return res, fmt.Errorf("rename download: %w", err)
 	}
 	return res, nil
+}
+
+// downloadable says why b has nothing to download, if it has not.
+func downloadable(b domain.Backup) error {
+	switch {
+	case b.Origin != domain.OriginLocal:
+		return fmt.Errorf("backup %d was reported by webhook: its archive is kept by the sender, not here (location: %q)", b.ID, b.Archive)
+	case b.Status != domain.StatusSucceeded:
+		return fmt.Errorf("backup %d is %s: only a succeeded backup has an archive to download", b.ID, b.Status)
+	case b.Archive == "":
+		return fmt.Errorf("the archive of backup %d was removed by the retention (keep rules) of source %s; only its record remains", b.ID, b.Source)
+	}
+	return nil
 }
 
 // openPartial opens (or creates) the partial file for appending and hashes

@@ -260,8 +260,10 @@ func (plan *restorePlan) finish() error {
 		if err := os.Symlink(e.Link, p); err != nil {
 			return fmt.Errorf("restore %s: %w", e.Path, err)
 		}
-		ts := []unix.Timeval{unix.NsecToTimeval(e.MTime), unix.NsecToTimeval(e.MTime)}
-		unix.Lutimes(p, ts) // best effort, as tar does
+		// To the nanosecond, as the tree records it (Lutimes would cut it
+		// to microseconds); best effort, as tar does.
+		ts := []unix.Timespec{unix.NsecToTimespec(e.MTime), unix.NsecToTimespec(e.MTime)}
+		unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW)
 	}
 	for _, e := range slices.Backward(plan.dirs) {
 		p := plan.path(e)

@@ -200,7 +200,7 @@ func (x *Repository) NewBackup(ctx context.Context, meta repo.Meta) (*repo.Backu
 // errNoIdentity is what reading an encrypted repository without the
 // identity answers.
 func errNoIdentity(what string) error {
-	return domain.Errorf(domain.ECONFLICT, "%s needs reading the repository, which is encrypted, and this daemon has no encryption.identity_file (by design it only writes): restore with backupctl restore ID --identity FILE where the key is, reading the store directly", what)
+	return domain.Errorf(domain.ECONFLICT, "%s needs reading the repository, which is encrypted, and this daemon has no encryption.identity_file (by design it only writes): restore with backupctl restore ID --identity FILE --repo LOCATION where the key is, reading the store directly", what)
 }
 
 // snapshot reads backup b's snapshot from the store.

@@ -127,12 +127,23 @@ export class Catalog {
       statusCell(b),
       el('td', {}, timeEl(b.started_at || b.created_at)),
       el('td', { class: 'duration' }, elapsed(b)),
-      el('td', { class: 'num' }, b.status === 'running' ? (b.bytes_done ? `${size(b.bytes_done)} read` : '') : b.size_bytes ? size(b.size_bytes) : ''),
+      el('td', { class: 'num' }, ...this.sizeCell(b)),
       el('td', {}, b.sha256 ? el('code', { title: b.sha256 }, b.sha256.slice(0, 12)) : ''),
       this.archiveCell(b),
     ];
     cells.forEach((c, i) => c.setAttribute('data-label', LABELS[i]));
     return el('tr', { 'data-id': b.id, 'data-status': b.status }, ...cells);
+  }
+
+  /** sizeCell: bytes read while running; then the size, and for a
+   * repository backup what it added to the repository (the rest was
+   * already there). */
+  sizeCell(b) {
+    if (b.status === 'running') return [b.bytes_done ? `${size(b.bytes_done)} read` : ''];
+    if (!b.size_bytes) return [''];
+    if (!b.snapshot) return [size(b.size_bytes)];
+    return [size(b.size_bytes), el('span', { class: 'muted added', title: 'stored in the repository by this backup; the rest was deduplicated' },
+      `+${size(b.added_bytes || 0)} added`)];
   }
 
   archiveCell(b) {
