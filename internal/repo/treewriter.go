@@ -19,9 +19,9 @@ import (
 // 10 MB of changed files. The hash is the repository's keyed one, so cut
 // points say nothing about names to whoever sees blob sizes.
 const (
-	treeMinChunk = 4 << 10
+	treeMinChunk = 2 << 10
 	treeMaxChunk = 64 << 10
-	treeCutMask  = 1<<4 - 1 // one entry in 16 ends a chunk past the minimum
+	treeCutMask  = 1<<3 - 1 // one entry in 8 ends a chunk past the minimum
 )
 
 // treeWriter encodes a backup's entries as JSON lines, writes them to the
