@@ -93,7 +93,7 @@ func (r *Repo) NewBackup(ctx context.Context, meta Meta) (*Backup, error) {
 		b.Abort()
 		return nil, err
 	}
-	for range max(1, min(runtime.GOMAXPROCS(0), 4)) {
+	for range backupWorkers() {
 		b.workers.Go(b.work)
 	}
 	var cache io.Writer // not a nil *cacheWriter
@@ -104,6 +104,10 @@ func (r *Repo) NewBackup(ctx context.Context, meta Meta) (*Backup, error) {
 	go b.renew()
 	return b, nil
 }
+
+// backupWorkers is how many goroutines of a backup compress and pack
+// chunks: one per core, up to 4.
+func backupWorkers() int { return max(1, min(runtime.GOMAXPROCS(0), 4)) }
 
 // renew keeps the lease alive; a lapsed lease fails the backup.
 func (b *Backup) renew() {
