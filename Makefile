@@ -3,7 +3,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 GO      ?= go
 
-.PHONY: all build run test vet fmt-check bench fuzz man clean
+.PHONY: all build run test vet fmt-check bench bench-tools fuzz man clean
 
 all: build
 
@@ -30,6 +30,11 @@ test: vet fmt-check
 # run; see docs/benchmarks.md.
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./bench/
+
+# restic, the peer the repository benchmarks compare with, kept out of
+# go.mod; the benchmarks find it in PATH or $(go env GOPATH)/bin.
+bench-tools:
+	GOFLAGS=-buildvcs=false $(GO) install github.com/restic/restic/cmd/restic@v0.18.1
 
 # Man pages of every backupd and backupctl command, from their cobra
 # trees, into build/man (man -l build/man/backupctl-run.1).

@@ -43,7 +43,7 @@ func benchDatabase(b *testing.B, srv source.Server, baseline func(srv source.Ser
 	db := dbtest.NewDB(b, srv)
 	conn := dbtest.Open(b, srv, db)
 	start := time.Now()
-	size := generate(b, srv, conn, db)
+	size := generate(b, srv, conn, db, dbRows)
 	b.Logf("generated %s database %s: %.2f GiB in %s", srv.Kind, db, float64(size)/(1<<30), time.Since(start).Round(time.Second))
 	start = time.Now()
 	settle(b, srv, conn)
@@ -94,15 +94,16 @@ sources:
 	}
 }
 
-// generate fills db with about 1 GiB server-side and returns its size.
-func generate(b *testing.B, srv source.Server, conn *sql.DB, db string) int64 {
+// generate fills db with rows rows server-side (dbRows make about 1 GiB)
+// and returns its size.
+func generate(b *testing.B, srv source.Server, conn *sql.DB, db string, rows int) int64 {
 	var size int64
 	if srv.Kind == config.KindPostgres {
 		dbtest.Exec(b, conn,
 			`CREATE TABLE big (id bigint PRIMARY KEY, name text, payload text, amount numeric(12,2), at timestamptz)`,
 			fmt.Sprintf(`INSERT INTO big SELECT i, 'name-' || md5(i::text),
 				repeat(md5(i::text) || md5((i * 7)::text), 3), i / 100.0, now() - i * interval '1 second'
-				FROM generate_series(1, %d) i`, dbRows),
+				FROM generate_series(1, %d) i`, rows),
 			`VACUUM ANALYZE big`)
 		if err := conn.QueryRow(`SELECT pg_database_size(current_database())`).Scan(&size); err != nil {
 			b.Fatal(err)
@@ -114,7 +115,7 @@ func generate(b *testing.B, srv source.Server, conn *sql.DB, db string) int64 {
 		fmt.Sprintf(`SET STATEMENT max_recursive_iterations = 100000000 FOR INSERT INTO big
 			WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < %d)
 			SELECT i, CONCAT('name-', MD5(i)), REPEAT(CONCAT(MD5(i), MD5(i * 7)), 3), i / 100,
-			NOW() - INTERVAL i SECOND FROM s`, dbRows))
+			NOW() - INTERVAL i SECOND FROM s`, rows))
 	if err := conn.QueryRow(`SELECT SUM(data_length + index_length) FROM information_schema.tables WHERE table_schema = ?`, db).Scan(&size); err != nil {
 		b.Fatal(err)
 	}

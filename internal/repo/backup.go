@@ -1,7 +1,6 @@
 package repo
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -37,13 +36,10 @@ type Backup struct {
 	errMu sync.Mutex
 	err   error
 
-	files    *chunkers.Chunker
-	treeW    *io.PipeWriter
-	treeBuf  *bufio.Writer
-	treeEnc  *json.Encoder
-	treeDone chan treeResult
-	parent   *parentCursor
-	cache    *cacheWriter
+	files  *chunkers.Chunker
+	tree   *treeWriter
+	parent *parentCursor
+	cache  *cacheWriter
 
 	size, entries, reused int64
 	stored                int64 // bytes of packs stored, once flushed
@@ -56,7 +52,6 @@ type Backup struct {
 type treeResult struct {
 	ids  []ID
 	size int64
-	err  error
 }
 
 // Stats says what a backup did.
@@ -83,18 +78,13 @@ func (r *Repo) NewBackup(ctx context.Context, meta Meta) (*Backup, error) {
 	if err != nil {
 		return nil, err
 	}
-	treeChunker, err := r.newChunker()
-	if err != nil {
-		return nil, err
-	}
 	lease, err := r.idx.BeginBackup(ctx, r.now())
 	if err != nil {
 		return nil, fmt.Errorf("begin backup: %w", err)
 	}
 	bctx, cancel := context.WithCancelCause(ctx)
 	b := &Backup{r: r, meta: meta, ctx: bctx, cancel: cancel, lease: lease, pk: newPacker(bctx, r),
-		jobs: make(chan job, runtime.GOMAXPROCS(0)), seen: map[ID]bool{}, packs: map[ID]bool{},
-		files: files, treeDone: make(chan treeResult, 1),
+		jobs: make(chan job, runtime.GOMAXPROCS(0)), seen: map[ID]bool{}, packs: map[ID]bool{}, files: files,
 		renewStop: make(chan struct{}), renewDone: make(chan struct{})}
 	if meta.StartedAt.IsZero() {
 		b.meta.StartedAt = r.now()
@@ -103,25 +93,21 @@ func (r *Repo) NewBackup(ctx context.Context, meta Meta) (*Backup, error) {
 		b.Abort()
 		return nil, err
 	}
-	for range max(1, min(runtime.GOMAXPROCS(0), 4)) {
+	for range backupWorkers() {
 		b.workers.Go(b.work)
 	}
-	pr, pw := io.Pipe()
-	b.treeW = pw
-	var tree io.Writer = pw
+	var cache io.Writer // not a nil *cacheWriter
 	if b.cache != nil {
-		tree = io.MultiWriter(pw, b.cache)
+		cache = b.cache
 	}
-	b.treeBuf = bufio.NewWriterSize(tree, 256<<10)
-	b.treeEnc = json.NewEncoder(b.treeBuf)
-	go func() {
-		ids, n, err := b.storeStream(pr, TreeBlob, treeChunker)
-		pr.CloseWithError(err)
-		b.treeDone <- treeResult{ids, n, err}
-	}()
+	b.tree = newTreeWriter(b, cache)
 	go b.renew()
 	return b, nil
 }
+
+// backupWorkers is how many goroutines of a backup compress and pack
+// chunks: one per core, up to 4.
+func backupWorkers() int { return max(1, min(runtime.GOMAXPROCS(0), 4)) }
 
 // renew keeps the lease alive; a lapsed lease fails the backup.
 func (b *Backup) renew() {
@@ -172,8 +158,8 @@ func (b *Backup) usable() error {
 
 // record appends e to the tree.
 func (b *Backup) record(e Entry) error {
-	if err := b.treeEnc.Encode(e); err != nil {
-		b.fail(fmt.Errorf("write tree: %w", err))
+	if err := b.tree.add(e); err != nil {
+		b.fail(err)
 		return b.failed()
 	}
 	b.entries++
@@ -342,16 +328,11 @@ func (b *Backup) finish(ctx context.Context, info json.RawMessage) (Snapshot, er
 }
 
 func (b *Backup) closeTree() (treeResult, error) {
-	if err := b.treeBuf.Flush(); err != nil {
-		return treeResult{}, fmt.Errorf("write tree: %w", err)
+	tr, err := b.tree.close()
+	if err == nil {
+		err = b.failed()
 	}
-	b.treeW.Close()
-	tr := <-b.treeDone
-	b.treeDone = nil
-	if tr.err != nil {
-		return tr, fmt.Errorf("store tree: %w", tr.err)
-	}
-	return tr, nil
+	return tr, err
 }
 
 func (r *Repo) putSnapshot(ctx context.Context, s Snapshot) error {
@@ -377,10 +358,6 @@ func (b *Backup) Abort() {
 	}
 	b.closed = true
 	b.fail(errAborted)
-	if b.treeDone != nil {
-		b.treeW.CloseWithError(errAborted)
-		<-b.treeDone
-	}
 	if b.jobs != nil {
 		close(b.jobs)
 		b.workers.Wait()

@@ -32,7 +32,7 @@ func (b *Backup) openCache() error {
 		return fmt.Errorf("files cache: %w", err)
 	}
 	if f, err := os.Open(b.cachePath()); err == nil {
-		zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1))
+		zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
 		if err != nil {
 			f.Close()
 			return fmt.Errorf("files cache: %w", err)
@@ -46,7 +46,11 @@ func (b *Backup) openCache() error {
 	if err != nil {
 		return fmt.Errorf("files cache: %w", err)
 	}
-	zw, err := zstd.NewWriter(f, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	// A 1 MiB window, not the 8 MiB of the encoder's default for a stream
+	// of unknown size: JSON lines find their matches within a few lines,
+	// and the writer's and the reader's windows are held all backup long.
+	zw, err := zstd.NewWriter(f, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
+		zstd.WithWindowSize(1<<20), zstd.WithLowerEncoderMem(true))
 	if err != nil {
 		f.Close()
 		os.Remove(f.Name())

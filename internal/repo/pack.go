@@ -60,8 +60,8 @@ type packBuilder struct {
 	aead    cipher.AEAD // nil when not encrypting
 }
 
-func newPackBuilder(encrypt bool, capacity int) *packBuilder {
-	p := &packBuilder{id: randomID(), buf: make([]byte, 0, capacity)}
+func newPackBuilder(encrypt bool, buf []byte) *packBuilder {
+	p := &packBuilder{id: randomID(), buf: buf[:0]}
 	if encrypt {
 		p.key, p.aead = newDataKey()
 	}

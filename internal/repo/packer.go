@@ -10,7 +10,10 @@ import (
 // packer fills the packs of one backup: blobs are appended to the pack
 // being built, and a full pack goes to an uploader goroutine, which stores
 // it and only then records it in the index. At most one pack is being
-// filled and one uploaded, so a backup holds about two packs in memory.
+// filled and one uploaded (the hand-over waits for the uploader), so a
+// backup holds two packs in memory, and the buffer of a stored pack is
+// the next one's: a 16 MiB buffer per pack left for the collector made
+// the heap, and the daemon's peak RSS, grow by several packs' worth.
 type packer struct {
 	r       *Repo
 	ctx     context.Context
@@ -18,6 +21,7 @@ type packer struct {
 	cur     *packBuilder
 	written []ID // every pack handed to the uploader
 	up      chan *packBuilder
+	free    chan []byte // the buffer of the last pack stored
 	done    chan struct{}
 	errMu   sync.Mutex
 	err     error
@@ -25,7 +29,7 @@ type packer struct {
 }
 
 func newPacker(ctx context.Context, r *Repo) *packer {
-	p := &packer{r: r, ctx: ctx, up: make(chan *packBuilder, 1), done: make(chan struct{})}
+	p := &packer{r: r, ctx: ctx, up: make(chan *packBuilder), free: make(chan []byte, 1), done: make(chan struct{})}
 	go p.upload()
 	return p
 }
@@ -38,7 +42,13 @@ func (p *packer) add(id ID, typ BlobType, rawLen int, z []byte) (ID, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cur == nil {
-		p.cur = newPackBuilder(p.r.p.Encrypted, p.r.packSize+p.r.packSize/8)
+		var buf []byte
+		select {
+		case buf = <-p.free:
+		default:
+			buf = make([]byte, 0, p.r.packSize+p.r.packSize/8)
+		}
+		p.cur = newPackBuilder(p.r.p.Encrypted, buf)
 	}
 	pb := p.cur
 	pb.add(id, typ, rawLen, z)
@@ -88,6 +98,10 @@ func (p *packer) store(pb *packBuilder) error {
 	p.errMu.Lock()
 	p.stored += int64(len(data))
 	p.errMu.Unlock()
+	select {
+	case p.free <- data[:0]:
+	default:
+	}
 	return nil
 }
 

@@ -146,8 +146,11 @@ func Open(ctx context.Context, be Backend, opt Options) (*Repo, error) {
 		return nil, err
 	}
 	// EncodeAll and DecodeAll are safe for concurrent use; one encoder
-	// and decoder serve every goroutine.
-	if r.enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(1)); err != nil {
+	// and decoder serve every goroutine. EncodeAll takes one of the
+	// encoder's concurrency states for each call and waits for one to be
+	// free, so the encoder needs as many as a backup has workers: with one,
+	// the workers compressed one chunk at a time between them.
+	if r.enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(backupWorkers())); err != nil {
 		return nil, fmt.Errorf("start zstd: %w", err)
 	}
 	if r.dec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(2*maxPackSize)); err != nil {
