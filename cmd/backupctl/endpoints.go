@@ -29,7 +29,7 @@ answers 410 Gone is sent nothing more until it is enabled again with
 				return err
 			}
 			if a.output == "json" {
-				return a.printJSON(toEndpointsJSON(list))
+				return a.printJSON(mapAll(list, toEndpointJSON))
 			}
 			tw := a.table()
 			fmt.Fprintln(tw, "ID\tURL\tEVENTS\tSTATE")

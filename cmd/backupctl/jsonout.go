@@ -63,11 +63,18 @@ type listJSON struct {
 	NextBefore *int64       `json:"next_before"`
 }
 
-func toListJSON(list []domain.Backup, next int64) listJSON {
-	out := listJSON{Backups: make([]backupJSON, 0, len(list))}
-	for _, b := range list {
-		out.Backups = append(out.Backups, toBackupJSON(b))
+// mapAll returns f of each item of in, as a slice that is never nil: a
+// list with nothing in it prints as [], not null.
+func mapAll[T, U any](in []T, f func(T) U) []U {
+	out := make([]U, 0, len(in))
+	for _, v := range in {
+		out = append(out, f(v))
 	}
+	return out
+}
+
+func toListJSON(list []domain.Backup, next int64) listJSON {
+	out := listJSON{Backups: mapAll(list, toBackupJSON)}
 	if next > 0 {
 		out.NextBefore = &next
 	}
@@ -140,14 +147,6 @@ func toEndpointJSON(e webhook.EndpointStatus) endpointJSON {
 	return endpointJSON{ID: e.ID, URL: e.URL, Events: events, Disabled: e.DisabledAt != nil, DisabledAt: e.DisabledAt, DisabledReason: e.DisabledReason}
 }
 
-func toEndpointsJSON(list []webhook.EndpointStatus) []endpointJSON {
-	out := make([]endpointJSON, 0, len(list))
-	for _, e := range list {
-		out = append(out, toEndpointJSON(e))
-	}
-	return out
-}
-
 // syncJSON is what sync did, archive by archive.
 type syncJSON struct {
 	Dir        string         `json:"dir"`
@@ -171,11 +170,8 @@ type syncItemJSON struct {
 }
 
 func toSyncJSON(r client.SyncResult) syncJSON {
-	out := syncJSON{Dir: r.Dir, Items: make([]syncItemJSON, 0, len(r.Items)), Downloaded: r.Downloaded, Bytes: r.Bytes, Present: r.Present, Failed: r.Failed, Gone: r.Gone}
-	for _, it := range r.Items {
-		out.Items = append(out.Items, syncItemJSON(it))
-	}
-	return out
+	items := mapAll(r.Items, func(it client.SyncItem) syncItemJSON { return syncItemJSON(it) })
+	return syncJSON{Dir: r.Dir, Items: items, Downloaded: r.Downloaded, Bytes: r.Bytes, Present: r.Present, Failed: r.Failed, Gone: r.Gone}
 }
 
 // healthJSON is health's answer when the server is healthy.

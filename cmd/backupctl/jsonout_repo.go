@@ -30,11 +30,7 @@ type treeEntryJSON struct {
 }
 
 func toTreeEntriesJSON(list []domain.TreeEntry) []treeEntryJSON {
-	out := make([]treeEntryJSON, 0, len(list))
-	for _, e := range list {
-		out = append(out, treeEntryJSON(e))
-	}
-	return out
+	return mapAll(list, func(e domain.TreeEntry) treeEntryJSON { return treeEntryJSON(e) })
 }
 
 // snapshotJSON is one snapshot of ls --repo LOCATION.
